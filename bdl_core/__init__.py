@@ -1,0 +1,1 @@
+"""bdl_core: Laplace approximations of neural networks for Bayesian optimisation (pure PyTorch)."""

@@ -1,0 +1,93 @@
+"""Configuration of the LLA surrogate (network, training schedule, hyperparameter tuning)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .hyperparameters import PRIORS
+from .input_encoding import EMBEDDINGS
+from .tangent_mlp import ACTIVATIONS
+
+PARAMETRIC_STRUCTURES = ("kron", "full")
+
+
+@dataclass(frozen=True)
+class LLAConfig:
+    """Everything that defines how an LLA surrogate is built and fitted.
+
+    Attributes:
+        width: hidden units per layer.
+        depth: hidden layers.
+        activation: one of ``tangent_mlp.ACTIVATIONS``.
+        input_embedding: ``"circular"`` or ``"linear"`` numeric inputs (``input_encoding``).
+        epochs: full-batch Adam steps of a cold (freshly initialised) fit.
+        warm_epochs: Adam steps when warm-started from the previous fit.
+        lr: peak Adam learning rate (cold fit); warm fits use ``warm_lr``.
+        warm_lr: peak Adam learning rate of a warm fit.
+        prior: ``"layerwise"`` (one prior precision per parameter tensor) or ``"scalar"``.
+        prior_mean: ``"init"`` (the Gaussian weight prior is centred at the network's seeded
+            initialisation, see ``lla_fit``) or ``"zero"``.
+        marglik_every: Adam steps between online evidence updates of a cold fit (<= 0:
+            post-hoc only); a warm fit updates once, after training.
+        marglik_burnin: fraction of a cold fit's steps before the first online update.
+        marglik_steps: evidence (Adam) steps per online update.
+        final_marglik_steps: evidence steps after training a cold fit (post-hoc polish).
+        warm_final_marglik_steps: evidence steps after training a warm fit.
+        marglik_lr: Adam learning rate on the log hyperparameters.
+        min_noise_sd: floor of the noise sd in standardised units (never interpolate exactly).
+        init_prior_precision: prior precision of a cold fit (weak: the MAP fits the data).
+        init_noise_sd: noise sd (standardised) of a cold fit; low, so the first MAP fits the
+            data closely and the evidence then raises sigma where it cannot.
+        parametric_structure: ``"kron"`` or ``"full"``: posterior form once n >= #parameters.
+        full_max_params: ``"full"`` falls back to ``"kron"`` above this many parameters
+            (a dense P x P precision would not fit in memory).
+    """
+
+    width: int = 50
+    depth: int = 2
+    activation: str = "gelu"
+    input_embedding: str = "circular"
+    epochs: int = 1000
+    warm_epochs: int = 200
+    lr: float = 1e-2
+    warm_lr: float = 3e-3
+    prior: str = "layerwise"
+    prior_mean: str = "init"
+    marglik_every: int = 0
+    marglik_burnin: float = 0.5
+    marglik_steps: int = 20
+    final_marglik_steps: int = 100
+    warm_final_marglik_steps: int = 25
+    marglik_lr: float = 0.1
+    min_noise_sd: float = 1e-3
+    init_prior_precision: float = 0.05
+    init_noise_sd: float = 0.01
+    parametric_structure: str = "kron"
+    full_max_params: int = 6000
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.input_embedding not in EMBEDDINGS:
+            raise ValueError(f"input_embedding must be one of {EMBEDDINGS}, got {self.input_embedding!r}")
+        if self.prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
+        if self.prior_mean not in ("init", "zero"):
+            raise ValueError(f"prior_mean must be 'init' or 'zero', got {self.prior_mean!r}")
+        if self.parametric_structure not in PARAMETRIC_STRUCTURES:
+            raise ValueError(f"parametric_structure must be one of {PARAMETRIC_STRUCTURES}")
+        if self.width < 1 or self.depth < 1 or self.epochs < 1 or self.warm_epochs < 0:
+            raise ValueError("width, depth and epochs must be positive, warm_epochs non-negative")
+        if not (self.min_noise_sd > 0 and self.lr > 0 and self.warm_lr > 0):
+            raise ValueError("min_noise_sd and the learning rates must be positive")
+
+    def parametric_structure_for(self, n_params: int) -> str:
+        """The parametric structure actually used for a network of ``n_params`` parameters."""
+        if self.parametric_structure == "full" and n_params > self.full_max_params:
+            return "kron"
+        return self.parametric_structure
+
+    @property
+    def architecture(self) -> tuple[int, int, str, str]:
+        """(width, depth, activation, embedding): warm starts only transfer within one architecture."""
+        return (self.width, self.depth, self.activation, self.input_embedding)

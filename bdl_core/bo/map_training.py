@@ -1,0 +1,95 @@
+"""Full-batch MAP training of the LLA network with online marginal-likelihood tuning.
+
+BO data sets are small, so the whole data set is one batch: every step is an exact
+gradient of the negative log joint (the MAP objective of the current hyperparameters)
+
+    L(theta) = SSE(theta) / (2 sigma^2) + 1/2 sum_g p_g ||theta_g - mu_g||^2      (divided by n),
+
+minimised with Adam and a cosine learning-rate decay. After a burn-in, every ``marglik_every`` steps the
+hyperparameters (p, sigma) take ``marglik_steps`` Adam steps on the Laplace evidence at
+the current theta (online marglik, Immer et al. 2021): the MAP and its prior stay
+consistent, and no validation split is needed. ``tune`` does one such update; it is
+the function-space evidence for n < P and the library (K-FAC / full) evidence above.
+A warm start simply passes the previous network and hyperparameters with fewer steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from .hyperparameters import LLAHyperparameters
+from .tangent_mlp import TangentMLP
+
+Tuner = Callable[[TangentMLP, Tensor, Tensor, LLAHyperparameters, int], LLAHyperparameters]
+
+
+def _adam(params: list[Tensor], lr: float) -> torch.optim.Adam:
+    """Adam, fused where the build supports it for these tensors (about 25% faster steps)."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
+
+
+def map_loss(net: TangentMLP, inputs: Tensor, y: Tensor, hypers: LLAHyperparameters,
+             prior_mean: list[Tensor] | None = None) -> Tensor:
+    """() negative log joint / n at the current parameters, hyperparameters held fixed.
+
+    Args:
+        net: the network.
+        inputs: (n, d_in) network inputs.
+        y: (n,) standardised targets.
+        hypers: prior precisions and noise (detached here).
+        prior_mean: one tensor per parameter tensor (None: zero mean).
+    """
+    precisions = hypers.precisions(net.n_groups).detach()
+    sigma2 = hypers.sigma.detach().pow(2)
+    residual = net(inputs).squeeze(-1) - y
+    params = list(net.parameters())
+    means = prior_mean if prior_mean is not None else [None] * len(params)
+    penalty = sum(p_g * (theta if mu is None else theta - mu).pow(2).sum()
+                  for p_g, theta, mu in zip(precisions, params, means))
+    return (0.5 * residual.pow(2).sum() / sigma2 + 0.5 * penalty) / y.shape[0]
+
+
+def train_map(net: TangentMLP, inputs: Tensor, y: Tensor, hypers: LLAHyperparameters, steps: int,
+              lr: float, tune: Tuner | None, marglik_every: int, marglik_steps: int,
+              burnin: int = 0, prior_mean: list[Tensor] | None = None) -> LLAHyperparameters:
+    """Train ``net`` in place; returns the hyperparameters tuned along the way.
+
+    Args:
+        net: network to train (its current weights are the starting point).
+        inputs: (n, d_in) network inputs.
+        y: (n,) standardised targets.
+        hypers: starting hyperparameters.
+        steps: full-batch Adam steps.
+        lr: peak learning rate (cosine decay to 5% of it).
+        tune: one marglik update ``tune(net, inputs, y, hypers, n_steps)``, or None (fixed).
+        marglik_every: steps between updates (<= 0: never during training).
+        marglik_steps: evidence steps per update.
+        burnin: no update before this step (an evidence taken before the network fits the
+            data explains the data as noise, and training then stops fitting it).
+
+    Raises:
+        ValueError: the loss became non-finite.
+    """
+    optimizer = _adam(list(net.parameters()), lr)
+    floor = 0.05
+    with torch.enable_grad():
+        for step in range(steps):
+            for group in optimizer.param_groups:
+                group["lr"] = lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1))))
+            optimizer.zero_grad()
+            loss = map_loss(net, inputs, y, hypers, prior_mean)
+            loss.backward()
+            optimizer.step()
+            due = marglik_every > 0 and step >= burnin and (step + 1) % marglik_every == 0
+            if tune is not None and due and step + 1 < steps:
+                hypers = tune(net, inputs, y, hypers, marglik_steps)
+    if steps > 0 and not math.isfinite(float(loss.detach())):
+        raise ValueError("MAP training diverged (non-finite loss)")
+    return hypers

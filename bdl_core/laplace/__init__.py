@@ -1,0 +1,45 @@
+"""Laplace approximations of neural networks: posteriors, evidence, tuning, predictive.
+
+``Laplace`` is the front end. The posterior precision structures ("full", "diag",
+"kron", "function") share the :class:`PosteriorPrecision` interface, which the
+marginal likelihood and the linearised (GLM) predictive use.
+"""
+
+from .data_fit import MapDataFit
+from .diag_precision import DiagPrecision
+from .full_precision import FullPrecision
+from .function_precision import FunctionPrecision
+from .hyperparameter_tuning import optimize_hyperparameters
+from .kron_precision import KronFactorisation, KronPrecision
+from .laplace import Laplace
+from .marginal_likelihood import laplace_log_marginal_likelihood
+from .precision import PosteriorPrecision
+from .predictive import (
+    glm_joint_predictive,
+    glm_predictive,
+    mc_probabilities,
+    probit_probabilities,
+    sampled_network_outputs,
+    summarise_output_samples,
+)
+from .prior_values import prior_diagonal_from_values
+
+__all__ = [
+    "DiagPrecision",
+    "FullPrecision",
+    "FunctionPrecision",
+    "KronFactorisation",
+    "KronPrecision",
+    "Laplace",
+    "MapDataFit",
+    "PosteriorPrecision",
+    "glm_joint_predictive",
+    "glm_predictive",
+    "laplace_log_marginal_likelihood",
+    "mc_probabilities",
+    "optimize_hyperparameters",
+    "prior_diagonal_from_values",
+    "probit_probabilities",
+    "sampled_network_outputs",
+    "summarise_output_samples",
+]

@@ -1,0 +1,168 @@
+"""Per-structure curvature accumulated over mini-batches at fit time.
+
+Each accumulator collects the unit-noise curvature (sums over data) that its
+Laplace structure needs, once, and afterwards turns any prior diagonal and
+curvature scale (1 / sigma^2 or 1) into a :class:`PosteriorPrecision` without
+touching data again:
+
+* ``"full"``: the dense (P, P) GGN.
+* ``"diag"``: the (P,) GGN diagonal.
+* ``"kron"``: K-FAC factors, eigendecomposed once when first used.
+* ``"function"``: the (N, C, P) whitened Jacobians L_n^T J_n (function-space form).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor, nn
+
+from bdl_core.curvature import (
+    KronCurvature,
+    ParameterLayout,
+    diag_ggn,
+    full_ggn,
+    jacobians,
+    output_hessian_sqrt,
+)
+
+from .diag_precision import DiagPrecision
+from .full_precision import FullPrecision
+from .function_precision import FunctionPrecision
+from .kron_precision import KronFactorisation, KronPrecision
+from .precision import PosteriorPrecision
+
+STRUCTURES = ("full", "diag", "kron", "function")
+
+
+class CurvatureAccumulator(ABC):
+    """Collects curvature over batches and builds posterior precisions from it.
+
+    Args:
+        model: The network at the MAP.
+        layout: Selected parameters.
+        likelihood: ``"regression"`` or ``"classification"``.
+        chunk_size: Examples per Jacobian evaluation (bounds memory; None = whole batch).
+    """
+
+    def __init__(self, model: nn.Module, layout: ParameterLayout, likelihood: str,
+                 chunk_size: int | None = None) -> None:
+        self.model, self.layout, self.likelihood = model, layout, likelihood
+        self.chunk_size = chunk_size
+
+    @abstractmethod
+    def add_batch(self, X: Tensor, y: Tensor) -> None:
+        """Add the curvature of one batch: X (N, *in_shape), y (N, C) or (N,)."""
+
+    @abstractmethod
+    def precision(self, prior_diagonal: Tensor, curvature_scale: Tensor | float,
+                  prior_structure: str) -> PosteriorPrecision:
+        """Posterior precision P = s H + diag(prior_diagonal).
+
+        Args:
+            prior_diagonal: (P,) prior precisions.
+            curvature_scale: () tensor or float s (1 / sigma^2 for regression, else 1).
+            prior_structure: The prior's structure name (used by "kron").
+
+        Returns:
+            A :class:`PosteriorPrecision` of this structure.
+        """
+
+
+class FullAccumulator(CurvatureAccumulator):
+    """Dense GGN (P, P)."""
+
+    hessian: Tensor | None = None
+
+    def add_batch(self, X: Tensor, y: Tensor) -> None:
+        H = full_ggn(self.model, X, y, self.likelihood, self.layout, chunk_size=self.chunk_size)
+        self.hessian = H if self.hessian is None else self.hessian + H
+
+    def precision(self, prior_diagonal, curvature_scale, prior_structure) -> FullPrecision:
+        return FullPrecision(self.hessian, prior_diagonal, curvature_scale)
+
+
+class DiagAccumulator(CurvatureAccumulator):
+    """GGN diagonal (P,)."""
+
+    hessian_diagonal: Tensor | None = None
+
+    def add_batch(self, X: Tensor, y: Tensor) -> None:
+        h = diag_ggn(self.model, X, y, self.likelihood, self.layout, chunk_size=self.chunk_size)
+        self.hessian_diagonal = h if self.hessian_diagonal is None else self.hessian_diagonal + h
+
+    def precision(self, prior_diagonal, curvature_scale, prior_structure) -> DiagPrecision:
+        return DiagPrecision(self.hessian_diagonal, prior_diagonal, curvature_scale)
+
+
+class KronAccumulator(CurvatureAccumulator):
+    """K-FAC factors per layer, eigendecomposed once.
+
+    Args:
+        kfac: ``"expand"`` or ``"reduce"`` (see ``bdl_core.curvature.kron``).
+        dense_limit: Passed to :class:`KronPrecision` (``"parameter"`` priors).
+    """
+
+    def __init__(self, model, layout, likelihood, chunk_size=None, kfac: str = "expand",
+                 dense_limit: int = 2048) -> None:
+        super().__init__(model, layout, likelihood, chunk_size)
+        self.kron = KronCurvature(model, layout, likelihood, kfac=kfac, fisher="ggn")
+        self.dense_limit = dense_limit
+        self._factorisation: KronFactorisation | None = None
+
+    def add_batch(self, X: Tensor, y: Tensor) -> None:
+        self.kron.update(X, y)
+        self._factorisation = None
+
+    @property
+    def factorisation(self) -> KronFactorisation:
+        """Blocks with the eigenpairs of their factors (computed on first access)."""
+        if self._factorisation is None:
+            self._factorisation = KronFactorisation(self.kron.blocks())
+        return self._factorisation
+
+    def precision(self, prior_diagonal, curvature_scale, prior_structure) -> KronPrecision:
+        return KronPrecision(self.factorisation, prior_diagonal, curvature_scale,
+                             prior_structure, self.dense_limit)
+
+
+class FunctionAccumulator(CurvatureAccumulator):
+    """Whitened Jacobians B0_n = L_n^T J_n, (N, C, P) in total."""
+
+    def __init__(self, model, layout, likelihood, chunk_size=None) -> None:
+        super().__init__(model, layout, likelihood, chunk_size)
+        self._parts: list[Tensor] = []
+
+    def add_batch(self, X: Tensor, y: Tensor) -> None:
+        n = X.shape[0]
+        step = n if self.chunk_size is None else self.chunk_size
+        for start in range(0, n, step):
+            with torch.no_grad():
+                f, J = jacobians(self.model, X[start : start + step].detach(), self.layout)
+                L = output_hessian_sqrt(f, self.likelihood)
+                self._parts.append(L.mT @ J)
+
+    @property
+    def whitened_jacobians(self) -> Tensor:
+        """(N, C, P) unit-noise L_n^T J_n of all data."""
+        if len(self._parts) > 1:
+            self._parts = [torch.cat(self._parts)]
+        return self._parts[0]
+
+    def precision(self, prior_diagonal, curvature_scale, prior_structure) -> FunctionPrecision:
+        return FunctionPrecision(self.whitened_jacobians, prior_diagonal, curvature_scale)
+
+
+def make_accumulator(structure: str, model: nn.Module, layout: ParameterLayout, likelihood: str,
+                     chunk_size: int | None, kfac: str, dense_limit: int) -> CurvatureAccumulator:
+    """The accumulator for ``structure`` in ``("full", "diag", "kron", "function")``."""
+    if structure == "full":
+        return FullAccumulator(model, layout, likelihood, chunk_size)
+    if structure == "diag":
+        return DiagAccumulator(model, layout, likelihood, chunk_size)
+    if structure == "kron":
+        return KronAccumulator(model, layout, likelihood, chunk_size, kfac, dense_limit)
+    if structure == "function":
+        return FunctionAccumulator(model, layout, likelihood, chunk_size)
+    raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}.")

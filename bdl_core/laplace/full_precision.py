@@ -1,0 +1,83 @@
+"""Dense posterior precision P = s H + diag(p0) factorised by Cholesky.
+
+The "full" Laplace structure: exact for the GGN, O(P^2) memory and one O(P^3)
+Cholesky factorisation per hyperparameter setting (lazily, on first use).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import torch
+from torch import Tensor
+
+from .precision import PosteriorPrecision
+
+
+class FullPrecision(PosteriorPrecision):
+    """P = curvature_scale * H + diag(prior_diagonal) with dense H.
+
+    Args:
+        hessian: (P, P) symmetric PSD curvature H (unit-noise GGN, summed over data).
+        prior_diagonal: (P,) prior precisions.
+        curvature_scale: () or float, 1 / sigma^2 for regression, 1 for classification.
+    """
+
+    def __init__(self, hessian: Tensor, prior_diagonal: Tensor, curvature_scale: Tensor | float = 1.0) -> None:
+        super().__init__(prior_diagonal)
+        self.hessian = hessian
+        self.curvature_scale = curvature_scale
+
+    def to_dense(self) -> Tensor:
+        """Dense P.
+
+        Returns:
+            (P, P) tensor.
+        """
+        return self.curvature_scale * self.hessian + torch.diag(self.prior_diagonal)
+
+    @cached_property
+    def cholesky(self) -> Tensor:
+        """Lower Cholesky factor L of P = L L^T.
+
+        Returns:
+            (P, P) lower-triangular tensor.
+        """
+        return torch.linalg.cholesky(self.to_dense())
+
+    def logdet(self) -> Tensor:
+        """log det P = 2 sum log diag(L); () tensor."""
+        return 2.0 * self.cholesky.diagonal().log().sum()
+
+    def solve(self, v: Tensor) -> Tensor:
+        """P^-1 v for v (P,) or (P, K); same shape out."""
+        rhs = v.unsqueeze(-1) if v.ndim == 1 else v
+        out = torch.cholesky_solve(rhs, self.cholesky)
+        return out.squeeze(-1) if v.ndim == 1 else out
+
+    def sample(self, n_samples: int, generator: torch.Generator | None = None) -> Tensor:
+        """(S, P) draws of N(0, P^-1): L^-T eps has covariance (L L^T)^-1."""
+        eps = torch.randn(self.n_params, n_samples, dtype=self.dtype, device=self.device, generator=generator)
+        return torch.linalg.solve_triangular(self.cholesky.mT, eps, upper=True).mT
+
+    def diagonal(self) -> Tensor:
+        """(P,) diagonal of P."""
+        return self.curvature_scale * self.hessian.diagonal() + self.prior_diagonal
+
+    def covariance_diagonal(self) -> Tensor:
+        """(P,) diagonal of P^-1 from the inverse Cholesky factor."""
+        eye = torch.eye(self.n_params, dtype=self.dtype, device=self.device)
+        inv_l = torch.linalg.solve_triangular(self.cholesky, eye, upper=False)
+        return inv_l.pow(2).sum(0)
+
+    def functional_variance(self, J: Tensor) -> Tensor:
+        """(N, C, C) covariances J_n P^-1 J_n^T for J (N, C, P), via W = L^-1 J^T."""
+        n, c, p = J.shape
+        W = torch.linalg.solve_triangular(self.cholesky, J.reshape(n * c, p).mT, upper=False)
+        W = W.mT.reshape(n, c, p)
+        return W @ W.mT
+
+    def functional_covariance(self, J: Tensor) -> Tensor:
+        """(N*C, N*C) joint covariance J P^-1 J^T for J (N, C, P)."""
+        W = torch.linalg.solve_triangular(self.cholesky, J.reshape(-1, J.shape[-1]).mT, upper=False)
+        return W.mT @ W
