@@ -1,0 +1,1 @@
+"""bdlopt service: REST API, study database, optimizer policies, background jobs and the Python SDK."""

@@ -1,0 +1,69 @@
+"""ORM models of the study database (typed SQLAlchemy 2 declarative mapping).
+
+These are storage records, kept apart from the API's pydantic schemas and from the domain's
+views; the domain layer converts between them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from service.db.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every bdlopt table."""
+
+
+class StudyRecord(Base):
+    """One optimisation study: its search space, objectives and surrogate choice."""
+
+    __tablename__ = "studies"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    owner: Mapped[str] = mapped_column(String(128), index=True, server_default="local")
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    objectives: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    surrogate: Mapped[str] = mapped_column(String(32))
+    surrogate_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    initial_design_size: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    lease_seconds: Mapped[int] = mapped_column(Integer)
+    next_trial_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    trials: Mapped[list[TrialRecord]] = relationship(
+        back_populates="study", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TrialRecord(Base):
+    """One evaluation of the objective: suggested by a policy or attached from outside."""
+
+    __tablename__ = "trials"
+    __table_args__ = (
+        UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
+        Index("ix_trials_study_state", "study_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    values: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    noise_sd: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    client_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    source: Mapped[str] = mapped_column(String(16))
+    policy: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fail_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    study: Mapped[StudyRecord] = relationship(back_populates="trials")
