@@ -1,0 +1,250 @@
+"""Batch proposal with qLogNoisyExpectedImprovement for any BoTorch model.
+
+Shared by the model-based policies (GP now, linearised Laplace later): given a fitted
+BoTorch ``Model`` on the encoded data, build qLogNEI (baseline = observed points,
+``X_pending`` = pending trials) and optimise it over the encoded box:
+
+* no float columns and at most ``max_enumerated`` points: exhaustive search over the
+  unused points (``optimize_acqf_discrete``);
+* no categorical columns and no small integer ranges: ``optimize_acqf`` on the
+  continuous relaxation (ints rounded afterwards by ``SearchSpace.canonicalize``); the
+  batch is optimised jointly for ``q <= joint_max_q`` and sequentially-greedy (each new
+  point conditioned on the previous ones as pending) above;
+* otherwise ``optimize_acqf_mixed_alternating`` (categorical columns as ``cat_dims``,
+  integer columns with at most ``max_discrete_values`` values as ``discrete_dims``,
+  larger integer ranges relaxed).
+
+Batches larger than ``max_acquisition_batch`` get their first points from qLogNEI and
+the rest from batch Thompson sampling (``thompson_batch``), which costs about as much
+as one more point.
+
+Integer columns are optimised inside ``[enc(low), enc(high)]`` (the encodings of the
+end integers), which is what ``discrete_dims`` requires and loses nothing.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.models.model import Model
+from botorch.optim import optimize_acqf, optimize_acqf_discrete
+from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+from botorch.sampling.normal import SobolQMCNormalSampler
+from torch import Tensor
+
+from service.optimizers.distinct_points import is_duplicate
+from service.optimizers.thompson_batch import thompson_batch
+from service.space.search_space import SearchSpace
+
+
+@dataclass(frozen=True)
+class AcquisitionOptions:
+    """Budget of the acquisition optimisation.
+
+    Attributes:
+        num_restarts: L-BFGS-B starting points.
+        raw_samples: quasi-random points scored to pick the starting points.
+        maxiter: L-BFGS-B iterations per restart (continuous case).
+        mc_samples: quasi-MC samples of qLogNEI.
+        joint_max_q: largest batch optimised jointly; larger batches go greedy.
+        max_discrete_values: integer ranges up to this size are searched as discrete.
+        max_baseline: the qLogNEI baseline is pre-selected to the observed points with the
+            highest posterior mean (a point far below the best has ~0 probability of being
+            the incumbent; BoTorch's own ``prune_baseline`` then runs on this subset and
+            costs O(n^2) joint samples otherwise: 0.13 s at n = 500).
+        max_enumerated: spaces without float columns and at most this many points are
+            searched exhaustively (``optimize_acqf_discrete``).
+        max_acquisition_batch: points of a batch chosen by qLogNEI; the rest of a larger
+            batch comes from Thompson sampling (``thompson_batch``).
+    """
+
+    num_restarts: int = 6
+    raw_samples: int = 384
+    maxiter: int = 100
+    mc_samples: int = 128
+    joint_max_q: int = 4
+    max_discrete_values: int = 20
+    max_baseline: int = 64
+    max_enumerated: int = 4096
+    max_acquisition_batch: int = 8
+
+
+def optimization_bounds(space: SearchSpace, dtype: torch.dtype, device: torch.device | None) -> Tensor:
+    """``(2, D)`` box for the optimiser: ``space.bounds()`` with int columns narrowed to
+    ``[enc(low), enc(high)]``."""
+    bounds = space.bounds(dtype=dtype, device=device)
+    if space.integer_dims:
+        ends = space.canonicalize(
+            torch.tensor([[0.0] * space.dim, [1.0] * space.dim], dtype=dtype, device=device)
+        )
+        bounds[:, space.integer_dims] = ends[:, space.integer_dims]
+    return bounds
+
+
+def select_baseline(model: Model, X_baseline: Tensor, max_points: int) -> Tensor:
+    """The ``min(n, max_points)`` rows of ``X_baseline`` ``(n, D)`` with the highest posterior mean."""
+    if X_baseline.shape[0] <= max_points:
+        return X_baseline
+    with torch.no_grad():
+        mean = model.posterior(X_baseline).mean.reshape(-1)
+    return X_baseline[mean.topk(max_points).indices]
+
+
+def build_qlognei(
+    model: Model,
+    X_baseline: Tensor,
+    pending: Tensor,
+    mc_samples: int,
+    seed: int,
+    max_baseline: int = 64,
+) -> qLogNoisyExpectedImprovement:
+    """qLogNEI with a seeded quasi-MC sampler.
+
+    Args:
+        model: fitted model of the (maximisation-oriented) objective on encoded inputs.
+        X_baseline: ``(n, D)`` observed points.
+        pending: ``(m, D)`` pending points (``m`` may be 0).
+        mc_samples: number of quasi-MC samples.
+        seed: sampler seed.
+        max_baseline: baseline pre-selection size (see ``AcquisitionOptions``).
+    """
+    X_baseline = select_baseline(model, X_baseline, max_baseline)
+    sampler = SobolQMCNormalSampler(sample_shape=torch.Size([mc_samples]), seed=seed)
+    return qLogNoisyExpectedImprovement(
+        model=model,
+        X_baseline=X_baseline,
+        sampler=sampler,
+        X_pending=pending if pending.shape[0] > 0 else None,
+        prune_baseline=True,
+    )
+
+
+def enumerate_discrete_space(space: SearchSpace, dtype: torch.dtype, device: torch.device | None,
+                             limit: int) -> Tensor | None:
+    """All canonical points of a space without float columns, ``(N, D)``, or None.
+
+    None when the space has a float column or more than ``limit`` points.
+    """
+    if space.continuous_dims:
+        return None
+    columns: list[Tensor] = []
+    total = 1
+    for i, p in enumerate(space.parameters):
+        size = space.n_choices[i] if i in space.n_choices else p.n_values  # type: ignore[union-attr]
+        total *= size
+        if total > limit:  # checked before building a column: an int range can be huge
+            return None
+        if i in space.n_choices:
+            columns.append(torch.arange(size, dtype=dtype, device=device))
+        else:
+            columns.append(space.integer_encodings(i, dtype, device))
+    grid = torch.cartesian_prod(*columns) if len(columns) > 1 else columns[0].unsqueeze(-1)
+    return grid.reshape(-1, space.dim)
+
+
+def _budget(options: AcquisitionOptions, count: int) -> tuple[int, int, int]:
+    """(num_restarts, raw_samples, maxiter) per optimisation round.
+
+    Batches above ``joint_max_q`` are built greedily, one round per point (at most
+    ``max_acquisition_batch`` rounds); each round then gets a quarter of the raw samples,
+    half the restarts and at most 50 iterations.
+    """
+    if count <= options.joint_max_q:
+        return options.num_restarts, options.raw_samples, options.maxiter
+    return max(2, options.num_restarts // 2), max(64, options.raw_samples // 4), min(options.maxiter, 50)
+
+
+def propose_batch(
+    model: Model,
+    space: SearchSpace,
+    X_baseline: Tensor,
+    pending: Tensor,
+    count: int,
+    seed: int,
+    options: AcquisitionOptions = AcquisitionOptions(),
+) -> Tensor:
+    """Maximise qLogNEI for a batch of up to ``count`` points.
+
+    Args:
+        model: fitted BoTorch model on encoded inputs (maximisation-oriented outcomes).
+        space: the search space.
+        X_baseline: ``(n, D)`` observed encoded points, ``n >= 1``.
+        pending: ``(m, D)`` encoded pending points.
+        count: batch size ``q``.
+        seed: seeds the sampler and the random starting points (reproducible proposals).
+        options: optimisation budget.
+
+    Returns:
+        ``(k, D)`` optimiser output inside the box, not yet canonicalized; ``k = count``
+        except for small fully discrete spaces (enumerated, observed/pending points
+        excluded), where ``k`` is smaller when fewer unused points remain.
+    """
+    n_acq = min(count, options.max_acquisition_batch)
+    candidates = _maximise_qlognei(model, space, X_baseline, pending, n_acq, seed, options)
+    if count > n_acq:
+        avoid = torch.cat([X_baseline, pending.to(X_baseline), space.canonicalize(candidates)])
+        grid = enumerate_discrete_space(space, X_baseline.dtype, X_baseline.device, options.max_enumerated)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tail = thompson_batch(model, space, count - n_acq, seed, avoid=avoid, grid=grid)
+        candidates = torch.cat([candidates, tail])
+    return candidates
+
+
+def _maximise_qlognei(
+    model: Model,
+    space: SearchSpace,
+    X_baseline: Tensor,
+    pending: Tensor,
+    count: int,
+    seed: int,
+    options: AcquisitionOptions,
+) -> Tensor:
+    """``propose_batch`` without the Thompson tail: ``(k <= count, D)`` qLogNEI maximisers."""
+    dtype, device = X_baseline.dtype, X_baseline.device
+    pending = pending.to(X_baseline)
+    bounds = optimization_bounds(space, dtype, device)
+    discrete = {
+        i: space.integer_encodings(i, dtype).tolist()
+        for i in space.integer_dims
+        if space.parameters[i].n_values <= options.max_discrete_values  # type: ignore[union-attr]
+    }
+    cat = {i: [float(j) for j in range(k)] for i, k in space.n_choices.items()}
+    grid = enumerate_discrete_space(space, dtype, device, options.max_enumerated)
+    num_restarts, raw_samples, maxiter = _budget(options, count)
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(seed)
+        acqf = build_qlognei(model, X_baseline, pending, options.mc_samples, seed, options.max_baseline)
+        if grid is not None:
+            choices = grid[~is_duplicate(grid, torch.cat([X_baseline, pending]))]
+            if choices.shape[0] == 0:
+                return grid[:0]
+            candidates, _ = optimize_acqf_discrete(acqf, q=min(count, choices.shape[0]), choices=choices)
+        elif not cat and not discrete:
+            candidates, _ = optimize_acqf(
+                acq_function=acqf,
+                bounds=bounds,
+                q=count,
+                num_restarts=num_restarts,
+                raw_samples=raw_samples,
+                options={"maxiter": maxiter, "batch_limit": num_restarts, "init_batch_limit": raw_samples},
+                sequential=count > options.joint_max_q,
+            )
+        else:
+            candidates, _ = optimize_acqf_mixed_alternating(
+                acq_function=acqf,
+                bounds=bounds,
+                discrete_dims=discrete or None,
+                cat_dims=cat or None,
+                q=count,
+                num_restarts=num_restarts,
+                raw_samples=raw_samples,
+                # smaller than BoTorch's defaults (100/8/64): same optimum on our
+                # benchmarks at ~half the time
+                options={"maxiter_init": 30, "maxiter_continuous": 16, "maxiter_alternating": 8},
+            )
+    return candidates.detach().reshape(-1, space.dim)

@@ -1,0 +1,193 @@
+"""Construction and fitting of the GP surrogate on encoded data.
+
+``SingleTaskGP`` (BoTorch defaults: RBF kernel with dimension-scaled lengthscale
+prior, inferred homoskedastic noise) or ``MixedSingleTaskGP`` when the space has
+categorical columns. Inputs are already in the unit cube (categoricals hold indices),
+so there is no input transform; outcomes are standardised; known noise variances
+become ``train_Yvar`` (fixed-noise likelihood).
+
+Speed: hyperparameters are warm-started from the previous fit of the same study and
+L-BFGS-B is capped (``WARM_FIT_MAXITER`` when warm); an unchanged data set skips fitting,
+and above ``REFIT_MIN_N`` observations the hyperparameters are re-optimised only once
+the data grew by ``REFIT_GROWTH`` since the last optimisation (in between, the GP is
+conditioned on all data with the previous hyperparameters: exact, only their MAP is
+slightly stale). At n = 500 one marginal-likelihood evaluation costs ~35 ms on 2 cores.
+``safe=True`` is the retry configuration after a failure: fresh hyperparameters, a
+larger noise floor and more Cholesky jitter.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import gpytorch
+import torch
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import MixedSingleTaskGP, SingleTaskGP
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.constraints import GreaterThan
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from torch import Tensor
+
+from service.optimizers.warm_start_cache import (
+    WarmState,
+    data_fingerprint,
+    load_parameters,
+    snapshot_parameters,
+)
+from service.space.search_space import SearchSpace
+
+FIT_MAXITER = 75  # L-BFGS-B iterations from default hyperparameters
+WARM_FIT_MAXITER = 20  # ... from the previous fit's hyperparameters (a small correction)
+REFIT_MIN_N = 200  # above this size hyperparameters are re-optimised only when the data grew
+REFIT_GROWTH = 0.05  # ... by this fraction since the last optimisation
+SAFE_MIN_NOISE = 1e-3  # noise floor (standardised units) of the retry configuration
+SAFE_YVAR_JITTER = 1e-4  # added to standardised fixed noise in the retry configuration
+
+
+@dataclass(frozen=True)
+class GPData:
+    """Cleaned training data.
+
+    Attributes:
+        X: ``(n, D)`` encoded inputs.
+        y: ``(n,)`` maximisation-oriented outcomes (finite).
+        y_var: ``(n,)`` known noise variances (``>= 0``) or None.
+    """
+
+    X: Tensor
+    y: Tensor
+    y_var: Tensor | None
+
+    @classmethod
+    def from_request(cls, X: Tensor, y: Tensor, y_var: Tensor | None) -> "GPData":
+        """Drop rows with non-finite ``y``; ignore ``y_var`` when any entry is not finite."""
+        keep = torch.isfinite(y)
+        if y_var is not None and not bool(torch.isfinite(y_var[keep]).all()):
+            y_var = None
+        return cls(
+            X=X[keep],
+            y=y[keep],
+            y_var=None if y_var is None else y_var[keep].clamp_min(0.0),
+        )
+
+    @property
+    def n(self) -> int:
+        """Number of observations."""
+        return int(self.X.shape[0])
+
+
+def model_kind(space: SearchSpace, data: GPData, safe: bool) -> str:
+    """Tag of the model structure; warm-start state only transfers within a kind."""
+    base = "mixed" if space.categorical_dims else "single"
+    noise = "fixed" if data.y_var is not None else "inferred"
+    return f"{base}-{noise}-{'safe' if safe else 'std'}-d{space.dim}"
+
+
+def build_gp(space: SearchSpace, data: GPData, safe: bool = False) -> SingleTaskGP:
+    """An unfitted GP for ``data`` (see module docstring); ``safe`` = retry configuration."""
+    train_Y = data.y.unsqueeze(-1)
+    train_Yvar = None
+    if data.y_var is not None:
+        train_Yvar = data.y_var.unsqueeze(-1)
+        if safe:
+            scale = data.y.var() if data.n > 1 else torch.ones((), dtype=data.y.dtype)
+            scale = scale if bool(scale > 0) else torch.ones_like(scale)
+            train_Yvar = train_Yvar + SAFE_YVAR_JITTER * scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if space.categorical_dims:
+            model = MixedSingleTaskGP(
+                data.X, train_Y, cat_dims=space.categorical_dims, train_Yvar=train_Yvar,
+                outcome_transform=Standardize(m=1),
+            )
+        else:
+            model = SingleTaskGP(
+                data.X, train_Y, train_Yvar=train_Yvar, outcome_transform=Standardize(m=1)
+            )
+    if safe and train_Yvar is None:
+        noise_covar = model.likelihood.noise_covar
+        noise_covar.register_constraint("raw_noise", GreaterThan(SAFE_MIN_NOISE))
+        noise_covar.noise = torch.full_like(noise_covar.noise, 10 * SAFE_MIN_NOISE)
+    return model
+
+
+@contextmanager
+def numerical_settings(safe: bool) -> Iterator[None]:
+    """gpytorch settings for fitting/predicting: more Cholesky jitter when ``safe``."""
+    jitter = 1e-4 if safe else 1e-6
+    with gpytorch.settings.cholesky_jitter(float_value=jitter, double_value=jitter), \
+            gpytorch.settings.cholesky_max_tries(6 if safe else 3):
+        yield
+
+
+def fit_gp(
+    space: SearchSpace,
+    data: GPData,
+    warm: WarmState | None = None,
+    safe: bool = False,
+    maxiter: int | None = None,
+) -> tuple[SingleTaskGP, WarmState, dict]:
+    """Build and fit a GP, warm-started from ``warm`` when it fits this model kind.
+
+    Args:
+        space: the search space.
+        data: training data with ``n >= 1``.
+        warm: a previous fit's state (ignored when the kind differs or ``safe``).
+        safe: retry configuration (fresh hyperparameters, more regularisation).
+        maxiter: L-BFGS-B iteration cap (default: ``FIT_MAXITER`` cold, ``WARM_FIT_MAXITER`` warm).
+
+    Returns:
+        ``(model, state, info)``: the fitted model in eval mode, its state for the next
+        warm start, and ``{"fit_seconds", "warm_started", "fit_skipped"}``.
+
+    Raises:
+        Exception: whatever fitting raises (e.g. ``ModelFittingError``); callers decide.
+    """
+    start = time.perf_counter()
+    kind = model_kind(space, data, safe)
+    fingerprint = data_fingerprint(data.X, data.y, data.y_var)
+    model = build_gp(space, data, safe=safe)
+    warm_started = False
+    if warm is not None and warm.kind == kind and not safe:
+        warm_started = load_parameters(model, warm.state)
+    n_fitted = data.n
+    skipped = False
+    if warm_started and warm is not None:
+        stale_ok = warm.n_fitted >= REFIT_MIN_N and data.n <= warm.n_fitted * (1 + REFIT_GROWTH)
+        skipped = warm.fingerprint == fingerprint or stale_ok
+        if skipped:
+            n_fitted = warm.n_fitted
+    if maxiter is None:
+        maxiter = WARM_FIT_MAXITER if warm_started else FIT_MAXITER
+    if not skipped:
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with numerical_settings(safe), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_gpytorch_mll(
+                mll,
+                optimizer_kwargs={"options": {"maxiter": maxiter}},
+                max_attempts=3 if safe else 2,
+            )
+    model.eval()
+    _check_finite(model)
+    state = WarmState(
+        kind=kind, state=snapshot_parameters(model), fingerprint=fingerprint, n_fitted=n_fitted
+    )
+    info = {
+        "fit_seconds": time.perf_counter() - start,
+        "warm_started": warm_started,
+        "fit_skipped": skipped,
+    }
+    return model, state, info
+
+
+def _check_finite(model: torch.nn.Module) -> None:
+    """Raise ``ValueError`` when a fitted hyperparameter is NaN or infinite."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            raise ValueError(f"non-finite hyperparameter {name} after fitting")

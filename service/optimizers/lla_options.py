@@ -1,0 +1,79 @@
+"""``surrogate_options`` of the LLA surrogate, validated (pydantic) and mapped to ``LLAConfig``.
+
+A study created with ``surrogate: "lla"`` may set any of these fields; unknown fields and
+out-of-range values are rejected with a 422 naming the field
+(e.g. ``body.surrogate_options.width``). Defaults follow Kristiadi et al. (2023): two
+hidden layers of 50 units (GELU: measured better than tanh here).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+if TYPE_CHECKING:  # bdl_core.bo loads BoTorch: imported only when a config is built
+    from bdl_core.bo import LLAConfig
+
+
+class LLAOptions(BaseModel):
+    """Options of the LLA surrogate (all optional).
+
+    Attributes:
+        width: hidden units per layer (2..512).
+        depth: hidden layers (1..6).
+        activation: ``"tanh"``, ``"gelu"``, ``"silu"`` or ``"relu"``.
+        epochs: full-batch Adam steps of a fit from scratch (10..20000).
+        warm_epochs: Adam steps of a fit warm-started from the previous one (0..20000,
+            at most ``epochs``).
+        learning_rate: peak Adam learning rate of a fit from scratch.
+        prior: ``"layerwise"`` (one prior precision per weight/bias tensor, tuned by the
+            marginal likelihood) or ``"scalar"`` (one for all).
+        noise_floor: lower bound of the inferred noise sd, in units of the standard
+            deviation of the observed values (keeps the surrogate from interpolating).
+        parametric_structure: posterior once the data outnumber the network's parameters:
+            ``"kron"`` (K-FAC) or ``"full"`` (dense; ``"kron"`` is used for networks above
+            ``LLAConfig.full_max_params`` parameters).
+        input_embedding: numeric inputs as ``"circular"`` (cos/sin of pi u: every point of
+            the box has the same input norm, which keeps the predictive variance from
+            peaking at the corners) or ``"linear"`` (2 u - 1).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    width: Annotated[int, Field(ge=2, le=512)] = 50
+    depth: Annotated[int, Field(ge=1, le=6)] = 2
+    activation: Literal["tanh", "gelu", "silu", "relu"] = "gelu"
+    epochs: Annotated[int, Field(ge=10, le=20_000)] = 1000
+    warm_epochs: Annotated[int, Field(ge=0, le=20_000)] = 200
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 1e-2
+    prior: Literal["layerwise", "scalar"] = "layerwise"
+    noise_floor: Annotated[float, Field(ge=1e-6, le=1.0)] = 1e-3
+    parametric_structure: Literal["kron", "full"] = "kron"
+    input_embedding: Literal["circular", "linear"] = "circular"
+
+    @field_validator("warm_epochs")
+    @classmethod
+    def _warm_not_longer(cls, value: int, info: ValidationInfo) -> int:
+        epochs = info.data.get("epochs")
+        if epochs is not None and value > epochs:
+            raise ValueError(f"warm_epochs ({value}) must not exceed epochs ({epochs})")
+        return value
+
+    def to_config(self, safe: bool = False) -> "LLAConfig":
+        """The ``bdl_core`` configuration; ``safe`` is the retry after a failed fit (10x noise floor)."""
+        from bdl_core.bo.config import LLAConfig
+
+        return LLAConfig(
+            width=self.width,
+            depth=self.depth,
+            activation=self.activation,
+            epochs=self.epochs,
+            warm_epochs=self.warm_epochs,
+            lr=self.learning_rate,
+            warm_lr=self.learning_rate * 0.3,
+            prior=self.prior,
+            min_noise_sd=min(1.0, self.noise_floor * (10.0 if safe else 1.0)),
+            parametric_structure=self.parametric_structure,
+            input_embedding=self.input_embedding,
+        )

@@ -1,0 +1,85 @@
+"""Quasi-random policy: a scrambled Sobol sequence per study.
+
+The sequence is seeded with the study seed and continued at index ``n_suggested``
+(``fast_forward``), so consecutive calls return fresh points and a study is
+reproducible. Points equal to a pending or observed point (possible after snapping
+ints/categoricals) are skipped in favour of later points of the sequence.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.quasirandom import SobolEngine
+
+from service.optimizers.base import Policy, SuggestRequest, Suggestion
+from service.optimizers.distinct_points import is_duplicate, select_distinct
+from service.space.search_space import SearchSpace
+
+EXTRA_DRAWS_MAX = 256
+
+
+def _engine_seed(seed: int) -> int:
+    """Map any Python int to a valid torch generator seed."""
+    return int(seed) % (2**63)
+
+
+def draw_sobol(
+    space: SearchSpace,
+    seed: int,
+    start: int,
+    count: int,
+    avoid: Tensor | None = None,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | None = None,
+) -> Tensor:
+    """Points ``start, start+1, ...`` of the study's scrambled Sobol sequence, encoded.
+
+    Args:
+        space: the search space (columns are mapped with ``space.unit_to_encoded``).
+        seed: scrambling seed (study seed).
+        start: index of the first point in the sequence.
+        count: number of points wanted.
+        avoid: ``(m, D)`` encoded points not to repeat (observed and pending); when the
+            next ``count`` points contain repeats, later points of the sequence replace
+            them, and only when the space is (nearly) exhausted are repeats returned.
+        dtype, device: of the result.
+
+    Returns:
+        ``(count, D)`` encoded, canonical points.
+    """
+    engine = SobolEngine(dimension=space.dim, scramble=True, seed=_engine_seed(seed))
+    if start > 0:
+        engine.fast_forward(start)
+    extra = min(4 * count + 16, EXTRA_DRAWS_MAX)
+    unit = engine.draw(count + extra, dtype=torch.float64)
+    candidates = space.unit_to_encoded(unit).to(dtype=dtype, device=device)
+    if avoid is None:
+        avoid = candidates[:0]
+    chosen = select_distinct(candidates, avoid, count)
+    if chosen.shape[0] < count:  # space nearly exhausted: allow repeats, fresh ones first
+        rest = candidates[~is_duplicate(candidates, chosen)] if chosen.shape[0] else candidates
+        chosen = torch.cat([chosen, rest[: count - chosen.shape[0]]])
+        if chosen.shape[0] < count:
+            chosen = torch.cat([chosen, candidates[: count - chosen.shape[0]]])
+    return chosen
+
+
+class SobolPolicy(Policy):
+    """Scrambled Sobol points (the "random" surrogate and the initial design of model policies)."""
+
+    name = "sobol"
+
+    def suggest(self, request: SuggestRequest) -> Suggestion:
+        """``request.count`` Sobol points continuing the sequence at ``request.n_suggested``."""
+        avoid = torch.cat([request.X, request.pending.to(request.X)])
+        X = draw_sobol(
+            request.space,
+            seed=request.seed,
+            start=request.n_suggested,
+            count=request.count,
+            avoid=avoid,
+            dtype=request.X.dtype,
+            device=request.X.device,
+        )
+        return Suggestion(X=X, policy=self.name, info={"sobol_start": request.n_suggested})

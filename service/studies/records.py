@@ -1,0 +1,82 @@
+"""Queries on study and trial records shared by the domain functions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from service.db.models import StudyRecord, TrialRecord
+from service.studies.errors import NotFoundError
+
+
+def load_study(session: Session, study_id: str, *, owner: str | None = None, lock: bool = False) -> StudyRecord:
+    """The study record, locked for update when ``lock`` (PostgreSQL row lock; SQLite already
+    holds the database write lock in a write transaction).
+
+    ``owner`` restricts the lookup to that principal's studies (None: any study, for admins); a
+    study of another principal is reported as not found, so its existence is not revealed.
+    Raises NotFoundError.
+    """
+    query = select(StudyRecord).where(StudyRecord.id == study_id)
+    if owner is not None:
+        query = query.where(StudyRecord.owner == owner)
+    if lock:
+        query = query.with_for_update()
+    record = session.scalars(query).one_or_none()
+    if record is None:
+        raise NotFoundError(f"study '{study_id}' not found")
+    return record
+
+
+def load_trial(session: Session, study_id: str, trial_id: str, *, lock: bool = False) -> TrialRecord:
+    """A trial of the given study (a trial of another study is 'not found')."""
+    query = select(TrialRecord).where(TrialRecord.id == trial_id, TrialRecord.study_id == study_id)
+    if lock:
+        query = query.with_for_update()
+    record = session.scalars(query).one_or_none()
+    if record is None:
+        raise NotFoundError(f"trial '{trial_id}' not found in study '{study_id}'")
+    return record
+
+
+def expire_leases(session: Session, study_id: str, now: datetime) -> int:
+    """Mark pending trials whose lease ran out as expired; returns how many."""
+    result = session.execute(
+        update(TrialRecord)
+        .where(
+            TrialRecord.study_id == study_id,
+            TrialRecord.state == "pending",
+            TrialRecord.lease_expires_at < now,
+        )
+        .values(state="expired")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def trial_counts(session: Session, study_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Trials per state for each study id."""
+    if not study_ids:
+        return {}
+    rows = session.execute(
+        select(TrialRecord.study_id, TrialRecord.state, func.count())
+        .where(TrialRecord.study_id.in_(study_ids))
+        .group_by(TrialRecord.study_id, TrialRecord.state)
+    ).all()
+    counts: dict[str, dict[str, int]] = {study_id: {} for study_id in study_ids}
+    for study_id, state, count in rows:
+        counts[study_id][state] = int(count)
+    return counts
+
+
+def trials_in_state(session: Session, study_id: str, *states: str) -> list[TrialRecord]:
+    """Trials of a study in any of ``states``, in creation order."""
+    return list(
+        session.scalars(
+            select(TrialRecord)
+            .where(TrialRecord.study_id == study_id, TrialRecord.state.in_(states))
+            .order_by(TrialRecord.number)
+        )
+    )

@@ -1,0 +1,78 @@
+"""What a client declares when it creates a study (validated pydantic models)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from service.optimizers.lla_options import LLAOptions
+from service.space.params import MAX_PARAMETERS, MIN_PARAMETERS, Parameter, validate_parameter_list
+
+SURROGATES = ("gp", "random", "lla")
+MAX_LEASE_SECONDS = 30 * 24 * 3600
+
+
+class Objective(BaseModel):
+    """One objective to optimise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    goal: Literal["minimize", "maximize"] = "minimize"
+
+
+class StudySpec(BaseModel):
+    """A study's definition as sent to ``POST /v1/studies``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    # The counts are enforced by the validators below (with their own messages) and stated in the schema.
+    parameters: Annotated[
+        list[Parameter], Field(json_schema_extra={"minItems": MIN_PARAMETERS, "maxItems": MAX_PARAMETERS})
+    ]
+    objectives: Annotated[list[Objective], Field(json_schema_extra={"minItems": 1, "maxItems": 1})]
+    surrogate: Literal["gp", "random", "lla"] = "gp"
+    surrogate_options: dict[str, Any] = Field(default_factory=dict)
+    initial_design_size: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    lease_seconds: Annotated[int, Field(ge=1, le=MAX_LEASE_SECONDS)] | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, value: list) -> list:
+        return validate_parameter_list(value)
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, value: list[Objective]) -> list[Objective]:
+        if len(value) == 0:
+            raise ValueError("at least one objective is required")
+        if len(value) > 1:
+            raise ValueError(
+                f"exactly one objective is supported for now, got {len(value)} "
+                "(multi-objective optimisation is not available yet)"
+            )
+        return value
+
+    @field_validator("surrogate_options")
+    @classmethod
+    def _lla_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """For "lla", validate against ``LLAOptions`` (errors located at surrogate_options.<field>)."""
+        if info.data.get("surrogate") == "lla":
+            LLAOptions.model_validate(value)
+        return value
+
+    @model_validator(mode="after")
+    def _options(self) -> StudySpec:
+        if self.surrogate in ("gp", "random") and self.surrogate_options:
+            raise ValueError(
+                f"surrogate_options are not accepted for surrogate '{self.surrogate}' "
+                f"(got keys {sorted(self.surrogate_options)})"
+            )
+        return self
+
+    def default_initial_design_size(self) -> int:
+        """max(5, 2 d), the size used when the client gives none."""
+        return max(5, 2 * len(self.parameters))

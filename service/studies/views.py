@@ -1,0 +1,100 @@
+"""Read-only views of studies and trials returned by the domain functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from service.db.models import StudyRecord, TrialRecord
+
+TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired")
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study as the domain hands it out."""
+
+    id: str
+    name: str
+    parameters: list[dict[str, Any]]
+    objectives: list[dict[str, Any]]
+    surrogate: str
+    surrogate_options: dict[str, Any]
+    initial_design_size: int
+    seed: int
+    lease_seconds: int
+    created_at: datetime
+    trial_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def objective(self) -> dict[str, Any]:
+        """The single objective (multi-objective arrives later)."""
+        return self.objectives[0]
+
+    @classmethod
+    def from_record(cls, record: StudyRecord, counts: dict[str, int] | None = None) -> Study:
+        full = {state: 0 for state in TRIAL_STATES}
+        full.update(counts or {})
+        return cls(
+            id=record.id,
+            name=record.name,
+            parameters=list(record.parameters),
+            objectives=list(record.objectives),
+            surrogate=record.surrogate,
+            surrogate_options=dict(record.surrogate_options or {}),
+            initial_design_size=record.initial_design_size,
+            seed=record.seed,
+            lease_seconds=record.lease_seconds,
+            created_at=record.created_at,
+            trial_counts=full,
+        )
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A trial as the domain hands it out."""
+
+    id: str
+    study_id: str
+    number: int
+    params: dict[str, Any]
+    state: str
+    values: dict[str, float] | None
+    noise_sd: dict[str, float] | None
+    client_id: str | None
+    source: str
+    policy: str | None
+    fail_reason: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    lease_expires_at: datetime | None
+
+    @classmethod
+    def from_record(cls, record: TrialRecord) -> Trial:
+        return cls(
+            id=record.id,
+            study_id=record.study_id,
+            number=record.number,
+            params=dict(record.params),
+            state=record.state,
+            values=dict(record.values) if record.values is not None else None,
+            noise_sd=dict(record.noise_sd) if record.noise_sd is not None else None,
+            client_id=record.client_id,
+            source=record.source,
+            policy=record.policy,
+            fail_reason=record.fail_reason,
+            created_at=record.created_at,
+            completed_at=record.completed_at,
+            lease_expires_at=record.lease_expires_at,
+        )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing."""
+
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,140 @@
+"""LLA policy: valid batches, the per-study model cache, warm starts, mixed spaces, fallback, predict."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import service.optimizers.lla as lla_module
+from service.optimizers import get_policy
+from service.optimizers.acquisition import AcquisitionOptions
+from service.optimizers.base import SuggestRequest
+from service.optimizers.lla import LLAPolicy, only_grew
+from service.optimizers.lla_options import LLAOptions
+from service.optimizers.sobol import draw_sobol
+from service.space import CategoricalParam, FloatParam, IntParam, SearchSpace
+
+F64 = torch.float64
+OPTIMUM = torch.tensor([0.7, 0.2], dtype=F64)
+FAST = AcquisitionOptions(num_restarts=2, raw_samples=64, maxiter=20, mc_samples=64)
+SMALL = LLAOptions(width=16, depth=2, epochs=200, warm_epochs=40)
+
+
+def _policy(options: LLAOptions = SMALL) -> LLAPolicy:
+    return LLAPolicy(acquisition_options=FAST, default_options=options)
+
+
+def _space2() -> SearchSpace:
+    return SearchSpace([FloatParam(name="a", low=0, high=1), FloatParam(name="b", low=0, high=1)])
+
+
+def _request(space, X, y, count=1, pending=None, key="study", seed=0, **extra) -> SuggestRequest:
+    return SuggestRequest(
+        space=space, X=X, y=y, y_var=None,
+        pending=torch.zeros(0, space.dim, dtype=F64) if pending is None else pending,
+        count=count, seed=seed, n_suggested=X.shape[0], n_initial=4, cache_key=key, **extra,
+    )
+
+
+def _data(space: SearchSpace, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    X = draw_sobol(space, seed=0, start=0, count=n)
+    return X, -((X[:, :2] - OPTIMUM) ** 2).sum(-1)
+
+
+def test_registered_and_batches_are_distinct_canonical_and_avoid_pending() -> None:
+    assert isinstance(get_policy("lla"), LLAPolicy)
+    space = _space2()
+    X, y = _data(space, 10)
+    pending = draw_sobol(space, seed=1, start=0, count=2)
+    suggestion = _policy().suggest(_request(space, X, y, count=3, pending=pending))
+    assert suggestion.policy == "lla", suggestion.info
+    Z = suggestion.X
+    assert Z.shape == (3, 2) and Z.dtype == F64
+    assert bool(((Z >= 0) & (Z <= 1)).all()) and torch.equal(space.canonicalize(Z), Z)
+    assert torch.cdist(Z, Z).add(torch.eye(3, dtype=F64)).min() > 1e-6
+    assert torch.cdist(Z, torch.cat([X, pending])).min() > 1e-6
+    assert suggestion.info["regime"] == "function" and suggestion.info["fit_seconds"] > 0
+
+
+def test_model_is_cached_per_study_reused_warm_started_or_refitted() -> None:
+    space = _space2()
+    X, y = _data(space, 10)
+    policy = _policy()
+    policy.suggest(_request(space, X, y))
+    first = policy.cache.get("study").model
+    again = policy.suggest(_request(space, X, y, pending=X[:1] * 0.5))  # only pending changed
+    assert again.info["fit_skipped"] and policy.cache.get("study").model is first
+    order = torch.randperm(11)
+    X2, y2 = torch.cat([X, again.X])[order], torch.cat([y, torch.tensor([-0.3], dtype=F64)])[order]
+    grown = policy.suggest(_request(space, X2, y2))
+    assert grown.info["warm_started"] and not grown.info["fit_skipped"]
+    changed = policy.suggest(_request(space, X2, y2 + 1.0))  # same points, other values
+    assert not changed.info["warm_started"] and not changed.info["fit_skipped"]
+    other = policy.suggest(_request(space, X, y, key="other-study"))
+    assert not other.info["warm_started"]
+
+
+def test_only_grew_compares_rows_as_a_multiset() -> None:
+    X = torch.rand(5, 3, dtype=F64)
+    y = torch.rand(5, dtype=F64)
+    assert only_grew(X[:3], y[:3], X, y)
+    assert only_grew(X, y, X.flip(0), y.flip(0))
+    assert not only_grew(X, y, X[:4], y[:4])
+    assert not only_grew(X[:3], y[:3] + 1, X, y)
+    assert not only_grew(torch.cat([X[:1], X[:1]]), torch.cat([y[:1], y[:1]]), X, y)
+
+
+def test_mixed_space_is_one_hot_encoded_and_rounded() -> None:
+    space = SearchSpace([
+        FloatParam(name="x", low=0, high=1),
+        IntParam(name="n", low=1, high=40),
+        CategoricalParam(name="c", choices=["a", "b", "c"]),
+    ])
+    X = draw_sobol(space, seed=0, start=0, count=12)
+    y = -(X[:, 0] - 0.3) ** 2 - (X[:, 1] - 0.5) ** 2 + (X[:, 2] == 1).to(F64)
+    policy = _policy()
+    suggestion = policy.suggest(_request(space, X, y, count=2))
+    assert suggestion.policy == "lla", suggestion.info
+    assert torch.equal(space.canonicalize(suggestion.X), suggestion.X)
+    assert policy.cache.get("study").model.net.layers[0].in_features == 2 * 2 + 3
+
+
+def test_large_batches_get_a_thompson_tail_from_the_lla_posterior() -> None:
+    space = _space2()
+    X, y = _data(space, 10)
+    suggestion = _policy().suggest(_request(space, X, y, count=12))
+    assert suggestion.policy == "lla", suggestion.info
+    Z = suggestion.X
+    assert Z.shape == (12, 2) and torch.equal(space.canonicalize(Z), Z)
+    assert torch.cdist(Z, Z).add(torch.eye(12, dtype=F64)).min() > 1e-9
+    assert torch.cdist(Z, X).min() > 1e-9
+
+
+def test_fit_failure_falls_back_to_sobol(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args, **kwargs):
+        raise ValueError("diverged")
+
+    monkeypatch.setattr(lla_module, "fit_lla_model", broken)
+    space = _space2()
+    X, y = _data(space, 6)
+    suggestion = _policy().suggest(_request(space, X, y, count=2))
+    assert suggestion.policy == "lla->sobol-fallback"
+    assert "diverged" in suggestion.info["fallback_reason"] and suggestion.X.shape == (2, 2)
+
+
+def test_predict_returns_mean_and_sd_in_target_units() -> None:
+    space = _space2()
+    X, y = _data(space, 12)
+    mean, sd = _policy().predict(_request(space, X, 100.0 + y), X[:4])
+    assert mean.shape == (4,) and sd.shape == (4,) and bool((sd > 0).all())
+    assert torch.allclose(mean, 100.0 + y[:4], atol=0.05)
+
+
+def test_options_carried_by_the_request_are_used() -> None:
+    space = _space2()
+    X, y = _data(space, 8)
+    policy = _policy()
+    request = _request(space, X, y, surrogate_options={"width": 8, "depth": 1, "epochs": 50})
+    assert policy.suggest(request).policy == "lla"
+    net = policy.cache.get("study").model.net
+    assert len(net.layers) == 2 and net.layers[0].out_features == 8
