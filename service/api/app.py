@@ -1,0 +1,94 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import __doc__ as service_doc
+from service.api.errors import install_error_handlers
+from service.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from service.api.rate_limit import TokenBucketLimiter
+from service.api.routes import datasets, health, jobs, metrics, studies, trials
+from service.config import Settings, get_settings
+from service.db import Database
+from service.db.migrate import upgrade
+from service.jobs.registry import load_plugins
+from service.workers.backend import JobBackend, create_backend
+from service.workers.reaper_loop import ReaperThread
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None,
+               job_backend: JobBackend | None = None, *, loopback: bool = True) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: configuration (default: read from the environment).
+        database: an existing database (tests); default: one built from ``settings``.
+        job_backend: where jobs run (tests); default: the one ``settings.job_backend`` names. It is
+            started and stopped with the app, together with the reaper of jobs of lost workers.
+        loopback: the server is bound to a loopback address, so local mode (no API key while none
+            exists) may apply; ``bdlopt serve`` passes False for any other address.
+    """
+    settings = settings or get_settings()
+    owns_database = database is None
+    database = database or Database(
+        settings.resolved_database_url(), sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+    backend = job_backend or create_backend(settings, database)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.torch_threads:
+            import torch
+
+            torch.set_num_threads(settings.torch_threads)
+        if settings.migrate_on_startup:
+            upgrade(database)
+        load_plugins(settings.job_plugin_modules())
+        backend.start()
+        reaper = ReaperThread(database, backend, settings)
+        reaper.start()
+        logger.info("bdlopt ready on database %s", database.url.render_as_string(hide_password=True))
+        yield
+        reaper.stop()
+        backend.stop()
+        if owns_database:
+            database.dispose()
+
+    app = FastAPI(
+        title="bdlopt",
+        version=API_VERSION,
+        summary="Bayesian optimisation as a service: GP and linearised-Laplace surrogates.",
+        description=(service_doc or "").strip(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.job_backend = backend
+    app.state.loopback = loopback
+    app.state.rate_limiters = {
+        "suggest": TokenBucketLimiter(settings.rate_limit_suggest_per_minute),
+        "jobs": TokenBucketLimiter(settings.rate_limit_jobs_per_minute),
+    }
+    install_error_handlers(app)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        overrides=(("/v1/datasets", settings.dataset_max_bytes + 1024 * 1024),),
+    )
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(studies.router)
+    app.include_router(trials.router)
+    app.include_router(datasets.router)
+    app.include_router(jobs.router)
+    return app

@@ -1,0 +1,24 @@
+"""FastAPI dependencies as ``Annotated`` aliases (the full-stack template's habit)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.config import Settings
+from service.db import Database
+
+
+def get_database(request: Request) -> Database:
+    """The app's study database."""
+    return request.app.state.database
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    return request.app.state.settings
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

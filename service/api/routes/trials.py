@@ -1,0 +1,101 @@
+"""Trials of a study: suggest, observe, lifecycle transitions, listings, best, predict."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request
+
+from service.api.auth import PrincipalDep
+from service.api.deps import DatabaseDep
+from service.api.rate_limit import enforce
+from service.api.schemas.common import BODY_RESPONSES, ERROR_RESPONSES, RATE_LIMIT_RESPONSES, Offset, PageOf
+from service.api.schemas.links import OBSERVED_TRIAL_LINKS, SUGGESTED_TRIALS_LINKS
+from service.api.schemas.trials import (
+    FailIn,
+    ObserveIn,
+    PredictIn,
+    PredictOut,
+    SuggestIn,
+    SuggestOut,
+    TrialOut,
+    TrialState,
+)
+from service.studies import lifecycle, observe, predict, queries, suggest
+
+router = APIRouter(prefix="/v1/studies/{study_id}", tags=["trials"], responses=ERROR_RESPONSES)
+
+
+@router.post("/suggest",
+             responses={200: {"links": SUGGESTED_TRIALS_LINKS}, **BODY_RESPONSES, **RATE_LIMIT_RESPONSES})
+def suggest_trials(
+    study_id: str, db: DatabaseDep, principal: PrincipalDep, request: Request, body: SuggestIn | None = None
+) -> SuggestOut:
+    """New points to evaluate; each is a pending trial holding a lease."""
+    body = body or SuggestIn()
+    enforce(request, principal.name, "suggest")
+    trials = suggest.suggest(
+        db, study_id, owner=principal.owner_filter(), count=body.count, client_id=body.client_id
+    )
+    return SuggestOut(trials=[TrialOut.of(t) for t in trials])
+
+
+@router.post("/observe", responses={200: {"links": OBSERVED_TRIAL_LINKS}, **BODY_RESPONSES})
+def observe_trial(study_id: str, body: ObserveIn, db: DatabaseDep, principal: PrincipalDep) -> TrialOut:
+    """Record measured values for a suggested trial, or for outside ``params`` (warm start)."""
+    trial = observe.observe(
+        db, study_id, values=body.values, trial_id=body.trial_id, params=body.params, noise_sd=body.noise_sd,
+        owner=principal.owner_filter(),
+    )
+    return TrialOut.of(trial)
+
+
+@router.post("/trials/{trial_id}/fail", responses=BODY_RESPONSES)
+def fail_trial(
+    study_id: str, trial_id: str, db: DatabaseDep, principal: PrincipalDep,
+    body: Annotated[FailIn | None, Body()] = None,
+) -> TrialOut:
+    """The evaluation failed; the trial stops counting as pending."""
+    reason = body.reason if body else None
+    return TrialOut.of(lifecycle.fail(db, study_id, trial_id, reason, owner=principal.owner_filter()))
+
+
+@router.post("/trials/{trial_id}/abandon")
+def abandon_trial(study_id: str, trial_id: str, db: DatabaseDep, principal: PrincipalDep) -> TrialOut:
+    """The trial will not be evaluated."""
+    return TrialOut.of(lifecycle.abandon(db, study_id, trial_id, owner=principal.owner_filter()))
+
+
+@router.post("/trials/{trial_id}/heartbeat")
+def heartbeat_trial(study_id: str, trial_id: str, db: DatabaseDep, principal: PrincipalDep) -> TrialOut:
+    """Extend the trial's lease: its evaluation is still running."""
+    return TrialOut.of(lifecycle.heartbeat(db, study_id, trial_id, owner=principal.owner_filter()))
+
+
+@router.get("/trials")
+def list_trials(
+    study_id: str,
+    db: DatabaseDep,
+    principal: PrincipalDep,
+    state: TrialState | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+) -> PageOf[TrialOut]:
+    """Trials in creation order, optionally of one state."""
+    page = queries.list_trials(db, study_id, owner=principal.owner_filter(), state=state, limit=limit, offset=offset)
+    return PageOf[TrialOut](
+        items=[TrialOut.of(t) for t in page.items], total=page.total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get("/best")
+def best_trial(study_id: str, db: DatabaseDep, principal: PrincipalDep) -> TrialOut:
+    """The completed trial with the best objective value."""
+    return TrialOut.of(queries.best_trial(db, study_id, owner=principal.owner_filter()))
+
+
+@router.post("/predict", responses=BODY_RESPONSES)
+def predict_points(study_id: str, body: PredictIn, db: DatabaseDep, principal: PrincipalDep) -> PredictOut:
+    """Surrogate mean and standard deviation of the objective at the given points."""
+    objective, mean, sd = predict.predict(db, study_id, body.points, owner=principal.owner_filter())
+    return PredictOut(objective=objective, mean=mean, sd=sd)

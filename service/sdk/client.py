@@ -1,0 +1,340 @@
+"""The bdlopt Python client: one method per REST endpoint of docs/api.md, plus :meth:`Client.optimize`.
+
+Example::
+
+    from service.sdk import Client
+
+    with Client("http://127.0.0.1:8000", api_key="...") as client:
+        study = client.create_study("demo", [{"name": "x", "type": "float", "low": -2.0, "high": 2.0}],
+                                    objective="loss")
+        best = client.optimize(lambda p: (p["x"] - 0.3) ** 2, study, n_trials=20)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+import pydantic
+
+from .errors import BdloptError
+from .jobs import JobsMixin
+from .models import Objective, Prediction, Study, StudyPage, Trial, TrialPage
+from .nam import NamMixin
+from .optimize import run_optimization
+from .pruning import PruningMixin
+from .transport import ApiTransport, RetryPolicy
+
+_Model = TypeVar("_Model", bound=pydantic.BaseModel)
+
+#: Environment variable read when no ``api_key`` is passed.
+API_KEY_ENV = "BDLOPT_API_KEY"
+#: Page size used by :meth:`Client.trials` when following pagination.
+TRIALS_PAGE_SIZE = 100
+#: Most points per ``predict`` request (api.md); longer lists are sent in chunks.
+MAX_PREDICT_POINTS = 1000
+
+
+class Client(JobsMixin, PruningMixin, NamMixin):
+    """Synchronous client of a bdlopt server.
+
+    Args:
+        base_url: the server's root URL (a path prefix is kept: ``http://host/bdlopt``).
+        api_key: sent as ``Authorization: Bearer <key>``; defaults to the ``BDLOPT_API_KEY`` environment
+            variable; no header when neither is set.
+        timeout: seconds for each HTTP exchange (only for the client this class creates).
+        retries: the most retries per call (see :mod:`service.sdk.transport` for which calls are retried).
+        http_client: an existing ``httpx.Client`` to send requests with, e.g. starlette's ``TestClient``
+            for in-process tests. If it has a ``base_url``, paths are resolved against it and ``base_url``
+            is ignored; otherwise ``base_url`` is prepended. It is not closed by :meth:`close`.
+    """
+
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", api_key: str | None = None, *,
+                 timeout: float = 60.0, retries: int = 3, http_client: httpx.Client | None = None) -> None:
+        if api_key is None:
+            api_key = os.environ.get(API_KEY_ENV) or None
+        if http_client is None:
+            http = httpx.Client(base_url=base_url, timeout=timeout)
+            prefix, owns = "", True
+        else:
+            http = http_client
+            prefix, owns = ("" if str(http_client.base_url) else base_url), False
+        self.base_url = str(http.base_url) if not prefix else prefix
+        self._transport = ApiTransport(http, url_prefix=prefix, api_key=api_key, policy=RetryPolicy(retries=retries),
+                                       owns_client=owns)
+        self._studies: dict[str, Study] = {}
+
+    # ------------------------------------------------------------------ studies
+    def create_study(self, name: str, parameters: Sequence[Mapping[str, Any]],
+                     objectives: Sequence[Mapping[str, Any] | Objective] | None = None, *,
+                     objective: str | None = None, goal: str = "minimize", surrogate: str = "gp",
+                     initial_design_size: int | None = None, seed: int | None = None,
+                     lease_seconds: int | None = None, surrogate_options: Mapping[str, Any] | None = None) -> Study:
+        """Create a study (``POST /v1/studies``).
+
+        Args:
+            name: the study's name.
+            parameters: the search space, one dict per parameter (api.md "Parameters").
+            objectives: ``[{"name": ..., "goal": "minimize"|"maximize"}, ...]``. When omitted, a single
+                objective named ``objective`` (default ``"value"``) with ``goal`` is used.
+            objective, goal: the single-objective shorthand.
+            surrogate, initial_design_size, seed, lease_seconds, surrogate_options: as in api.md;
+                ``None`` leaves the server's default.
+        """
+        if objectives is not None and objective is not None:
+            raise ValueError("pass either objectives=[...] or objective=<name>, not both")
+        if objectives is None:
+            objectives_body = [{"name": objective or "value", "goal": goal}]
+        else:
+            objectives_body = [_as_dict(item) for item in objectives]
+        body: dict[str, Any] = {
+            "name": name,
+            "parameters": [_as_dict(parameter) for parameter in parameters],
+            "objectives": objectives_body,
+            "surrogate": surrogate,
+        }
+        optional = {"initial_design_size": initial_design_size, "seed": seed, "lease_seconds": lease_seconds,
+                    "surrogate_options": dict(surrogate_options) if surrogate_options is not None else None}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        response = self._transport.request("POST", "/v1/studies", json=body, idempotent=False)
+        return self._remember(_parse(Study, response, _json(response)))
+
+    def get_study(self, study_id: str | Study) -> Study:
+        """Fetch a study (``GET /v1/studies/{id}``) and refresh the cached copy."""
+        response = self._transport.request("GET", _study_path(study_id), idempotent=True)
+        return self._remember(_parse(Study, response, _json(response)))
+
+    def list_studies(self, limit: int = 50, offset: int = 0) -> StudyPage:
+        """One page of studies (``GET /v1/studies?limit=&offset=``)."""
+        response = self._transport.request("GET", "/v1/studies", params={"limit": limit, "offset": offset},
+                                           idempotent=True)
+        page = _parse(StudyPage, response, _json(response))
+        for study in page.items:
+            self._remember(study)
+        return page
+
+    def delete_study(self, study_id: str | Study) -> None:
+        """Delete a study and its trials (``DELETE /v1/studies/{id}``)."""
+        self._transport.request("DELETE", _study_path(study_id), idempotent=True)
+        self._studies.pop(_id(study_id), None)
+
+    # ------------------------------------------------------------------ trials
+    def suggest(self, study_id: str | Study, count: int = 1, client_id: str | None = None) -> list[Trial]:
+        """Ask for ``count`` new pending trials (``POST .../suggest``); returns a list of length <= count."""
+        body: dict[str, Any] = {"count": count}
+        if client_id is not None:
+            body["client_id"] = client_id
+        response = self._transport.request("POST", _study_path(study_id) + "/suggest", json=body, idempotent=False)
+        payload = _json(response)
+        items = payload.get("trials", []) if isinstance(payload, dict) else payload
+        if not isinstance(items, list):
+            raise BdloptError("unexpected suggest response: no list of trials", status_code=response.status_code,
+                              code="invalid_response", response_body=payload)
+        return [_parse(Trial, response, item) for item in items]
+
+    def observe(self, study_id: str | Study, trial_id: str | Trial | None = None,
+                values: float | Mapping[str, float] | None = None, *, params: Mapping[str, Any] | None = None,
+                noise_sd: float | Mapping[str, float] | None = None) -> Trial:
+        """Report the objective value(s) of a suggested trial, or of an external point (``POST .../observe``).
+
+        Args:
+            trial_id: the suggested trial (exclusive with ``params``).
+            values: ``{objective: value}``, or a float for a single-objective study.
+            params: the parameters of an externally evaluated point (exclusive with ``trial_id``).
+            noise_sd: known observation noise, same forms as ``values``.
+        """
+        if (trial_id is None) == (params is None):
+            raise ValueError("observe needs exactly one of trial_id and params")
+        if values is None:
+            raise ValueError("observe needs values")
+        body: dict[str, Any] = {"values": self._objective_map(study_id, values, "values")}
+        if trial_id is not None:
+            body["trial_id"] = _id(trial_id)
+        else:
+            body["params"] = {key: _plain(value) for key, value in dict(params or {}).items()}
+        if noise_sd is not None:
+            body["noise_sd"] = self._objective_map(study_id, noise_sd, "noise_sd")
+        response = self._transport.request("POST", _study_path(study_id) + "/observe", json=body, idempotent=False)
+        return _parse(Trial, response, _json(response))
+
+    def fail(self, study_id: str | Study, trial_id: str | Trial, reason: str | None = None) -> Trial:
+        """Mark a pending trial failed (``POST .../trials/{id}/fail``), e.g. the evaluation crashed."""
+        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/fail",
+                                           json={"reason": reason}, idempotent=False)
+        return _parse(Trial, response, _json(response))
+
+    def abandon(self, study_id: str | Study, trial_id: str | Trial) -> Trial:
+        """Give a pending trial back without a result (``POST .../trials/{id}/abandon``)."""
+        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/abandon", idempotent=False)
+        return _parse(Trial, response, _json(response))
+
+    def heartbeat(self, study_id: str | Study, trial_id: str | Trial) -> Trial:
+        """Extend a pending trial's lease (``POST .../trials/{id}/heartbeat``); idempotent, so retried."""
+        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/heartbeat", idempotent=True)
+        return _parse(Trial, response, _json(response))
+
+    def list_trials(self, study_id: str | Study, state: str | None = None, limit: int = TRIALS_PAGE_SIZE,
+                    offset: int = 0) -> TrialPage:
+        """One page of trials (``GET .../trials?state=&limit=&offset=``)."""
+        response = self._transport.request("GET", _study_path(study_id) + "/trials",
+                                           params={"state": state, "limit": limit, "offset": offset},
+                                           idempotent=True)
+        return _parse(TrialPage, response, _json(response))
+
+    def trials(self, study_id: str | Study, state: str | None = None, limit: int | None = None) -> list[Trial]:
+        """All trials of a study (or the first ``limit``), following the server's pagination.
+
+        Pages are advanced by the number of items actually returned, so a server that caps the page
+        size below the requested one is handled; trials seen twice (inserted during paging) are dropped.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        collected: list[Trial] = []
+        seen: set[str] = set()
+        offset = 0
+        while limit is None or len(collected) < limit:
+            page_size = TRIALS_PAGE_SIZE if limit is None else min(TRIALS_PAGE_SIZE, limit - len(collected))
+            page = self.list_trials(study_id, state=state, limit=page_size, offset=offset)
+            for trial in page.items:
+                if trial.id not in seen and (limit is None or len(collected) < limit):
+                    seen.add(trial.id)
+                    collected.append(trial)
+            offset += len(page.items)
+            if not page.items or (offset >= page.total if page.total is not None else len(page.items) < page_size):
+                break
+        return collected
+
+    def best(self, study_id: str | Study) -> Trial:
+        """The best completed trial (``GET .../best``); raises NotFoundError when none is completed."""
+        response = self._transport.request("GET", _study_path(study_id) + "/best", idempotent=True)
+        return _parse(Trial, response, _json(response))
+
+    def predict(self, study_id: str | Study, points: Sequence[Mapping[str, Any]]) -> Prediction:
+        """Surrogate posterior mean and sd at N points (``POST .../predict``); ``mean``/``sd`` have length N.
+
+        More than :data:`MAX_PREDICT_POINTS` points are sent in consecutive requests and concatenated.
+        """
+        plain = [{key: _plain(value) for key, value in dict(point).items()} for point in points]
+        if not plain:
+            raise ValueError("predict needs at least one point")
+        objective: str | None = None
+        mean: list[float] = []
+        sd: list[float] = []
+        for start in range(0, len(plain), MAX_PREDICT_POINTS):
+            chunk = plain[start:start + MAX_PREDICT_POINTS]
+            response = self._transport.request("POST", _study_path(study_id) + "/predict", json={"points": chunk},
+                                               idempotent=False)
+            part = _parse(Prediction, response, _json(response))
+            objective = part.objective
+            mean.extend(part.mean)
+            sd.extend(part.sd)
+        return Prediction(objective=objective, mean=mean, sd=sd)
+
+    # ------------------------------------------------------------------ loop
+    def optimize(self, fn: Callable[[dict[str, Any]], float | Mapping[str, float]], study_id_or_study: str | Study,
+                 n_trials: int, batch_size: int = 1, progress: bool = True,
+                 catch: type[BaseException] | Iterable[type[BaseException]] = ()) -> Trial:
+        """Run ``n_trials`` evaluations of ``fn`` on suggested points and return the study's best trial.
+
+        See :func:`service.sdk.optimize.run_optimization` for the loop, the failure handling and
+        which trials count towards ``n_trials``.
+        """
+        return run_optimization(self, fn, study_id_or_study, n_trials, batch_size=batch_size, progress=progress,
+                                catch=catch)
+
+    def study(self, study_id: str | Study) -> Study:
+        """The study, from the cache filled by earlier calls, else fetched once with :meth:`get_study`."""
+        if isinstance(study_id, Study):
+            return self._remember(study_id)
+        cached = self._studies.get(study_id)
+        return cached if cached is not None else self.get_study(study_id)
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Close the HTTP connection pool (unless the ``httpx.Client`` was passed in)."""
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r})"
+
+    # ------------------------------------------------------------------ internals
+    def _remember(self, study: Study) -> Study:
+        self._studies[study.id] = study
+        return study
+
+    def _objective_map(self, study_id: str | Study, values: float | Mapping[str, float], what: str) -> dict[str, float]:
+        """``{objective: float}`` from a mapping, or from a scalar for a single-objective study."""
+        if isinstance(values, Mapping):
+            result = {str(key): _finite(value, f"{what}[{key!r}]") for key, value in values.items()}
+        else:
+            names = self.study(study_id).objective_names
+            if len(names) != 1:
+                raise ValueError(f"{what} must be a dict {{objective: value}} for a study with objectives {names}")
+            result = {names[0]: _finite(values, what)}
+        return result
+
+
+def _id(obj: str | Study | Trial) -> str:
+    return obj if isinstance(obj, str) else obj.id
+
+
+def _study_path(study_id: str | Study) -> str:
+    return "/v1/studies/" + quote(_id(study_id), safe="")
+
+
+def _trial_path(study_id: str | Study, trial_id: str | Trial) -> str:
+    return _study_path(study_id) + "/trials/" + quote(_id(trial_id), safe="")
+
+
+def _as_dict(item: Any) -> dict[str, Any]:
+    if hasattr(item, "model_dump"):
+        return item.model_dump(exclude_none=True)
+    return dict(item)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy / torch scalar as the Python scalar JSON can encode; anything else unchanged."""
+    if not isinstance(value, (str, bytes, bool, int, float)) and hasattr(value, "item"):
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+def _finite(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} must be a number, got {value!r}") from exc
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be finite, got {number}; report a failed evaluation with fail()")
+    return number
+
+
+def _parse(model: type[_Model], response: httpx.Response, data: Any) -> _Model:
+    """Validate ``data`` (a 2xx body or part of it) as ``model``; a malformed body is a BdloptError."""
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise BdloptError(f"unexpected response body: {exc}", status_code=response.status_code,
+                          code="invalid_response", response_body=data) from exc
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise BdloptError(f"the server answered {response.status_code} with a body that is not JSON",
+                          status_code=response.status_code, code="invalid_response",
+                          response_body=response.text[:2000]) from exc

@@ -1,0 +1,89 @@
+"""Run the real server (``bdlopt serve``) in a subprocess for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """An unused TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class ServerProcess:
+    """A started ``bdlopt serve`` subprocess."""
+
+    def __init__(self, database_url: str, port: int | None = None, extra_env: dict | None = None) -> None:
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "BDLOPT_DATABASE_URL": database_url, "BDLOPT_TORCH_THREADS": "1", **(extra_env or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until ``/readyz`` answers 200 (RuntimeError if the process dies or times out)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.process.stdout.read()}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not become ready in time")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Terminate politely, kill if it does not stop."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        self.process.kill()
+        self.process.wait()
+
+
+@contextmanager
+def live_server(database_url: str, port: int | None = None, extra_env: dict | None = None,
+                timeout: float = 60.0) -> Iterator[str]:
+    """Serve on 127.0.0.1:port until the block ends; yields the base URL."""
+    server = ServerProcess(database_url, port, extra_env)
+    try:
+        server.wait_ready(timeout)
+        yield server.base_url
+    finally:
+        server.stop()
