@@ -1,0 +1,1 @@
+"""Benchmark scripts (speed and optimisation quality); run as modules, e.g. python -m benchmarks.policy_quality."""

@@ -1,0 +1,62 @@
+"""Imports flow one way: api -> domain -> db; domain -> bdl_core; bdl_core and the SDK stand alone."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imported_modules(package: str) -> dict[Path, set[str]]:
+    """Absolute module names imported by each file of a package directory."""
+    found: dict[Path, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        found[path] = names
+    return found
+
+
+def offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    bad = []
+    for path, names in imported_modules(package).items():
+        for name in names:
+            if any(name == f or name.startswith(f + ".") for f in forbidden):
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    return bad
+
+
+def test_bdl_core_never_imports_service():
+    assert offenders("bdl_core", ("service",)) == []
+
+
+def test_db_imports_no_domain_or_api():
+    assert offenders("service/db", ("service.api", "service.studies", "service.optimizers", "service.space",
+                                    "service.jobs", "service.datasets", "service.workers")) == []
+
+
+def test_domain_never_imports_api():
+    for package in ("service/studies", "service/optimizers", "service/space"):
+        assert offenders(package, ("service.api", "fastapi")) == [], package
+
+
+def test_policies_do_not_touch_the_database():
+    assert offenders("service/optimizers", ("service.db", "service.studies", "sqlalchemy")) == []
+    assert offenders("service/space", ("service.db", "service.studies", "service.optimizers", "sqlalchemy")) == []
+
+
+def test_sdk_imports_nothing_from_the_server():
+    allowed_roots = {"httpx", "pydantic", "tqdm", "service"}
+    for path, names in imported_modules("service/sdk").items():
+        for name in names:
+            root = name.split(".")[0]
+            if root == "service":
+                assert name.startswith("service.sdk"), f"{path} imports {name}"
+            else:
+                import sys
+                assert root in allowed_roots or root in sys.stdlib_module_names, f"{path} imports {name}"
