@@ -119,12 +119,20 @@ class PriorPrecision(nn.Module):
         self.set_(init)
 
     def log_diagonal(self) -> Tensor:
-        """(P,) log per-parameter precision, differentiable w.r.t. ``log_precision``."""
+        """(P,) log per-parameter precision, differentiable w.r.t. ``log_precision``.
+
+        For the scalar prior this is a read-only broadcast view (stride 0), which
+        ``bdl_core.laplace`` recognises to evaluate evidence terms in O(1) instead of O(P).
+        """
+        if self.structure == "scalar":
+            return self.log_precision.expand(self.n_params)
         padded = torch.cat([self.log_precision, self.log_precision.new_zeros(1)])
         return padded[self.index].sum(dim=0)
 
     def diagonal(self) -> Tensor:
         """(P,) per-parameter precision in the layout's vector order (differentiable)."""
+        if self.structure == "scalar":
+            return self.log_precision.exp().expand(self.n_params)
         return self.log_diagonal().exp()
 
     def hyperparameters(self) -> Tensor:

@@ -2,7 +2,10 @@
 
 The (P, P) matrix is never formed: with B_n = L_n^T J_n (L_n L_n^T = Lambda_n),
 ``diag(sum_n J_n^T Lambda_n J_n) = sum_n sum_k B_n[k]**2``, which needs only the
-(N, C, P) Jacobians, processed in chunks of examples.
+(N, C, P) Jacobians, processed in chunks of examples. For stacks of plain linear layers
+the Jacobian rows are rank one (``linear_jacobian_factors``): B_n[k] of layer l is
+h_nk a~_n^T with h_nk = sum_c L_n[c, k] g_nc, so the diagonal of that layer is
+sum_n (h_n^2)^T (a~_n^2), a (d_out, d_in') matrix product, and no Jacobian is formed.
 """
 
 from __future__ import annotations
@@ -12,7 +15,22 @@ from torch import Tensor, nn
 
 from .jacobians import example_chunks, jacobians, per_example_gradients
 from .likelihoods import check_likelihood, output_hessian_sqrt
+from .linear_jacobian_factors import linear_jacobian_factors, matrix_view_to_vector
 from .params import ParameterLayout
+
+
+def _diag_ggn_rank_one(layout: ParameterLayout, X: Tensor, likelihood: str, out: Tensor) -> bool:
+    """Add the GGN diagonal of batch X to ``out`` from rank-one factors; False if not applicable."""
+    result = linear_jacobian_factors(layout, X)
+    if result is None:
+        return False
+    f, factors = result
+    L = output_hessian_sqrt(f, likelihood)  # (N, C, K)
+    for factor in factors:
+        h = torch.einsum("nck,nci->nki", L, factor.g)  # (N, K, d_out)
+        M = h.pow(2).sum(1).mT @ factor.a.pow(2)  # (d_out, d_in')
+        out[factor.offset : factor.offset + factor.n_params] += matrix_view_to_vector(M, factor.has_bias)
+    return True
 
 
 def diag_ggn(
@@ -38,7 +56,13 @@ def diag_ggn(
     """
     check_likelihood(likelihood)
     out = torch.zeros(layout.n_params, dtype=layout.dtype, device=layout.device)
+    rank_one = layout.model is model
     for chunk in example_chunks(X.shape[0], chunk_size):
+        if rank_one:
+            with torch.no_grad():
+                rank_one = _diag_ggn_rank_one(layout, X[chunk].detach(), likelihood, out)
+            if rank_one:
+                continue
         with torch.no_grad():
             f, J = jacobians(model, X[chunk].detach(), layout)
             L = output_hessian_sqrt(f, likelihood)

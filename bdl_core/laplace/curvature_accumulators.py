@@ -71,16 +71,27 @@ class CurvatureAccumulator(ABC):
 
 
 class FullAccumulator(CurvatureAccumulator):
-    """Dense GGN (P, P)."""
+    """Dense GGN (P, P); its eigenvalues are computed once, when a scalar prior first asks."""
 
     hessian: Tensor | None = None
+    _eigenvalues: Tensor | None = None
 
     def add_batch(self, X: Tensor, y: Tensor) -> None:
         H = full_ggn(self.model, X, y, self.likelihood, self.layout, chunk_size=self.chunk_size)
         self.hessian = H if self.hessian is None else self.hessian + H
+        self._eigenvalues = None
+
+    @property
+    def eigenvalues(self) -> Tensor:
+        """(P,) eigenvalues of the GGN (clamped >= 0), one ``eigvalsh`` per fit."""
+        if self._eigenvalues is None:
+            self._eigenvalues = torch.linalg.eigvalsh(self.hessian).clamp_min(0.0)
+        return self._eigenvalues
 
     def precision(self, prior_diagonal, curvature_scale, prior_structure) -> FullPrecision:
-        return FullPrecision(self.hessian, prior_diagonal, curvature_scale)
+        scalar = prior_structure == "scalar"
+        return FullPrecision(self.hessian, prior_diagonal, curvature_scale,
+                             hessian_eigenvalues=self.eigenvalues if scalar else None, scalar_prior=scalar)
 
 
 class DiagAccumulator(CurvatureAccumulator):
@@ -128,11 +139,16 @@ class KronAccumulator(CurvatureAccumulator):
 
 
 class FunctionAccumulator(CurvatureAccumulator):
-    """Whitened Jacobians B0_n = L_n^T J_n, (N, C, P) in total."""
+    """Whitened Jacobians B0_n = L_n^T J_n, (N, C, P) in total.
+
+    For scalar priors the eigenvalues of the (N*C, N*C) Gram matrix B0 B0^T are computed
+    once, so that the evidence costs O(N*C) per hyperparameter setting.
+    """
 
     def __init__(self, model, layout, likelihood, chunk_size=None) -> None:
         super().__init__(model, layout, likelihood, chunk_size)
         self._parts: list[Tensor] = []
+        self._gram_eigenvalues: Tensor | None = None
 
     def add_batch(self, X: Tensor, y: Tensor) -> None:
         n = X.shape[0]
@@ -142,6 +158,7 @@ class FunctionAccumulator(CurvatureAccumulator):
                 f, J = jacobians(self.model, X[start : start + step].detach(), self.layout)
                 L = output_hessian_sqrt(f, self.likelihood)
                 self._parts.append(L.mT @ J)
+        self._gram_eigenvalues = None
 
     @property
     def whitened_jacobians(self) -> Tensor:
@@ -150,8 +167,19 @@ class FunctionAccumulator(CurvatureAccumulator):
             self._parts = [torch.cat(self._parts)]
         return self._parts[0]
 
+    @property
+    def gram_eigenvalues(self) -> Tensor:
+        """(N*C,) eigenvalues of B0 B0^T (clamped >= 0), one ``eigvalsh`` per fit."""
+        if self._gram_eigenvalues is None:
+            B0 = self.whitened_jacobians.reshape(-1, self.whitened_jacobians.shape[-1])
+            self._gram_eigenvalues = torch.linalg.eigvalsh(B0 @ B0.mT).clamp_min(0.0)
+        return self._gram_eigenvalues
+
     def precision(self, prior_diagonal, curvature_scale, prior_structure) -> FunctionPrecision:
-        return FunctionPrecision(self.whitened_jacobians, prior_diagonal, curvature_scale)
+        scalar = prior_structure == "scalar"
+        return FunctionPrecision(self.whitened_jacobians, prior_diagonal, curvature_scale,
+                                 gram_eigenvalues=self.gram_eigenvalues if scalar else None,
+                                 scalar_prior=scalar)
 
 
 def make_accumulator(structure: str, model: nn.Module, layout: ParameterLayout, likelihood: str,

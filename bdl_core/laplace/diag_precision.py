@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from bdl_core.curvature.linear_jacobian_factors import vector_to_matrix_view
+
 from .precision import PosteriorPrecision
 
 
@@ -54,6 +56,23 @@ class DiagPrecision(PosteriorPrecision):
     def functional_variance(self, J: Tensor) -> Tensor:
         """(N, C, C) covariances J_n P^-1 J_n^T for J (N, C, P)."""
         return (J * self.diagonal().reciprocal()) @ J.mT
+
+    def supports_rank_one_factors(self) -> bool:
+        """Always: a diagonal P^-1 contracts rank-one Jacobians layer by layer."""
+        return True
+
+    def functional_variance_from_factors(self, factors: list) -> Tensor:
+        """(N, C, C) sum_l sum_i g_ci g_c'i kappa_i with kappa = a~^2 V_l^T, V_l = 1/diag(P) of layer l."""
+        if sum(f.n_params for f in factors) != self.n_params:
+            raise ValueError("the factors do not cover every parameter")
+        inv = self.diagonal().reciprocal()
+        out = None
+        for f in factors:
+            V = vector_to_matrix_view(inv[f.offset : f.offset + f.n_params], f.g.shape[-1], f.has_bias)
+            kappa = f.a.pow(2) @ V.mT  # (N, d_out)
+            term = (f.g * kappa.unsqueeze(1)) @ f.g.mT
+            out = term if out is None else out + term
+        return out
 
     def functional_covariance(self, J: Tensor) -> Tensor:
         """(N*C, N*C) joint covariance for J (N, C, P)."""

@@ -2,6 +2,12 @@
 
 The "full" Laplace structure: exact for the GGN, O(P^2) memory and one O(P^3)
 Cholesky factorisation per hyperparameter setting (lazily, on first use).
+
+With a scalar prior p0 = delta (constant diagonal) and the eigenvalues h of H
+computed once (``hessian_eigenvalues``), log det P = sum log(s h_i + delta) costs O(P)
+per setting: post-hoc tuning then needs no factorisation per step (100 Cholesky
+factorisations and their backward passes otherwise, ~70 s for the 2570-parameter
+last layer of the digits benchmark).
 """
 
 from __future__ import annotations
@@ -21,12 +27,17 @@ class FullPrecision(PosteriorPrecision):
         hessian: (P, P) symmetric PSD curvature H (unit-noise GGN, summed over data).
         prior_diagonal: (P,) prior precisions.
         curvature_scale: () or float, 1 / sigma^2 for regression, 1 for classification.
+        hessian_eigenvalues: Optional (P,) eigenvalues of H; used by :meth:`logdet` when
+            ``scalar_prior`` (the caller guarantees a constant prior diagonal).
+        scalar_prior: Whether every entry of ``prior_diagonal`` is the same precision.
     """
 
-    def __init__(self, hessian: Tensor, prior_diagonal: Tensor, curvature_scale: Tensor | float = 1.0) -> None:
+    def __init__(self, hessian: Tensor, prior_diagonal: Tensor, curvature_scale: Tensor | float = 1.0,
+                 hessian_eigenvalues: Tensor | None = None, scalar_prior: bool = False) -> None:
         super().__init__(prior_diagonal)
         self.hessian = hessian
         self.curvature_scale = curvature_scale
+        self.hessian_eigenvalues = hessian_eigenvalues if scalar_prior else None
 
     def to_dense(self) -> Tensor:
         """Dense P.
@@ -46,7 +57,9 @@ class FullPrecision(PosteriorPrecision):
         return torch.linalg.cholesky(self.to_dense())
 
     def logdet(self) -> Tensor:
-        """log det P = 2 sum log diag(L); () tensor."""
+        """log det P: sum log(s h + delta) for a scalar prior, else 2 sum log diag(L); () tensor."""
+        if self.hessian_eigenvalues is not None:
+            return (self.curvature_scale * self.hessian_eigenvalues + self.prior_diagonal[0]).log().sum()
         return 2.0 * self.cholesky.diagonal().log().sum()
 
     def solve(self, v: Tensor) -> Tensor:

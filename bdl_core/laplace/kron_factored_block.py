@@ -111,6 +111,8 @@ class KronFactoredBlockPrecision:
         dg = ones if d_G is None else d_G
         self.log_D = dg.log().unsqueeze(-1) + d_A.log().expand(block.A.shape[0]).unsqueeze(0)
         self.sqrt_D = (0.5 * self.log_D).exp()  # (d_out, d_in')
+        self.sqrt_d_G = dg.sqrt()  # (d_out,): sqrt_D = sqrt_d_G (x) sqrt_d_A
+        self.sqrt_d_A = d_A.sqrt().expand(block.A.shape[0])  # (d_in',)
         self.lam = scale * self.g.unsqueeze(-1) * self.a.unsqueeze(0) + 1.0  # (d_out, d_in')
         self.E = bias_correction
         if bias_correction is not None:
@@ -179,6 +181,34 @@ class KronFactoredBlockPrecision:
             yb = (W @ self.U_A[col]) @ self.U_G.mT / self.sqrt_D[:, col]  # (N*C, d_out)
             t = self._inner(yb)
             out = out - yb.reshape(n, c, -1) @ t.reshape(n, c, -1).mT
+        return out
+
+    def functional_variance_from_factors(self, g: Tensor, a: Tensor) -> Tensor:
+        """J_n P_l^-1 J_n^T for rank-one Jacobian rows J_nc = g_nc a_n^T (matrix view).
+
+        With J~ = U_G^T (J / sqrt_D) U_A = g^ a^^T (g^ = U_G^T (g / sqrt_d_G), a^ likewise),
+        the Kronecker part is sum_i g^_ci g^_c'i kappa_i, kappa = (1 / lam) a^^2; the
+        bias-column correction uses rho = (1 / lam)(a^ * U_A[bias row]).
+
+        Args:
+            g: (N, C, d_out) output gradients of the layer.
+            a: (N, d_in') layer inputs (with the bias' column of ones).
+
+        Returns:
+            (N, C, C) covariances.
+        """
+        g_hat = (g / self.sqrt_d_G) @ self.U_G  # (N, C, d_out)
+        a_hat = (a / self.sqrt_d_A) @ self.U_A  # (N, d_in')
+        inv_lam = self.lam.reciprocal()
+        kappa = a_hat.pow(2) @ inv_lam.mT  # (N, d_out)
+        out = (g_hat * kappa.unsqueeze(1)) @ g_hat.mT
+        if self.E is not None:
+            col = self.block.d_in
+            rho = (a_hat * self.U_A[col]) @ inv_lam.mT  # (N, d_out)
+            yb = ((g_hat * rho.unsqueeze(1)) @ self.U_G.mT) / self.sqrt_D[:, col]  # (N, C, d_out)
+            n, c, d = yb.shape
+            t = self._inner(yb.reshape(n * c, d)).reshape(n, c, d)
+            out = out - yb @ t.mT
         return out
 
     def diagonal(self) -> Tensor:

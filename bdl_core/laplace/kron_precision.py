@@ -4,8 +4,9 @@ P = blockdiag_l(s A_l (x) G_l + diag(D_l)). The eigendecompositions of every A_l
 G_l are computed ONCE at fit (:class:`KronFactorisation`); :class:`KronPrecision`
 then builds one block operator per layer for the current prior and sigma:
 
-* prior "scalar": exact, reuses the cached eigenpairs: log det = sum log(s a g + delta);
-  a change of prior or sigma costs O(P), no factorisation.
+* prior "scalar": exact, reuses the cached eigenpairs: log det = sum log(s a g + delta)
+  from the cached products g_i a_j (one elementwise pass per block: tuning steps build
+  no block operator at all); a change of prior or sigma costs O(P), no factorisation.
 * prior "layerwise" (weight and bias of a layer have separate precisions but share a
   K-FAC block): exact, the cached eigenpairs with delta_w plus a signed correction
   delta_b - delta_w on the bias column (a (d_out, d_out) Cholesky, no eigendecomposition).
@@ -30,10 +31,11 @@ import torch
 from torch import Tensor
 
 from bdl_core.curvature import KronBlock
+from bdl_core.curvature.linear_jacobian_factors import LinearLayerFactors
 
 from .kron_factored_block import KronFactoredBlockPrecision
 from .kron_general_blocks import DenseBlockPrecision, ProjectedBlockPrecision
-from .precision import PosteriorPrecision
+from .precision import PosteriorPrecision, is_constant_view
 
 KRON_PRIOR_STRUCTURES = ("scalar", "layerwise", "unitwise", "parameter")
 
@@ -49,6 +51,8 @@ class KronFactorisation:
         blocks: The blocks.
         eig_A: Per block (values (d_in',), vectors (d_in', d_in')) of A (values clamped >= 0).
         eig_G: Per block (values (d_out,), vectors (d_out, d_out)) of G.
+        eigenvalue_products: Per block (d_out, d_in') products g_i a_j, the eigenvalues of
+            A (x) G (used by the scalar-prior log-determinant).
         n_params: P.
     """
 
@@ -62,6 +66,8 @@ class KronFactorisation:
         self.n_params = offset
         self.eig_A = [self._eig(b.A) for b in blocks]
         self.eig_G = [self._eig(b.G) for b in blocks]
+        self.eigenvalue_products = [g.unsqueeze(-1) * a.unsqueeze(0)
+                                    for (a, _), (g, _) in zip(self.eig_A, self.eig_G)]
 
     @staticmethod
     def _eig(factor: Tensor) -> tuple[Tensor, Tensor]:
@@ -118,9 +124,27 @@ class KronPrecision(PosteriorPrecision):
         self.prior_structure = prior_structure
         self.dense_limit = dense_limit
         self.slices = [slice(b.offset, b.offset + b.n_params) for b in factorisation.blocks]
-        self.block_precisions = [
-            self._block_precision(i, prior_diagonal[sl]) for i, sl in enumerate(self.slices)
-        ]
+        self._blocks: list | None = None
+        if prior_structure == "scalar":  # the block operators are built on demand
+            self._check_constant(prior_diagonal)
+        else:
+            _ = self.block_precisions
+
+    @staticmethod
+    def _check_constant(prior_diagonal: Tensor) -> None:
+        if is_constant_view(prior_diagonal):
+            return  # one value broadcast: constant by construction
+        with torch.no_grad():
+            tol = 1e-4 if prior_diagonal.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-9
+            if not torch.allclose(prior_diagonal, prior_diagonal[:1].expand_as(prior_diagonal), rtol=tol, atol=0.0):
+                raise ValueError("Prior diagonal does not have the 'scalar' structure.")
+
+    @property
+    def block_precisions(self) -> list:
+        """One block operator per layer (built on first use)."""
+        if self._blocks is None:
+            self._blocks = [self._block_precision(i, self.prior_diagonal[sl]) for i, sl in enumerate(self.slices)]
+        return self._blocks
 
     def _block_precision(self, i: int, prior_slice: Tensor):
         f = self.factorisation
@@ -163,6 +187,9 @@ class KronPrecision(PosteriorPrecision):
     # ------------------------------------------------------------ interface
     def logdet(self) -> Tensor:
         """() log det P, sum over blocks."""
+        if self.prior_structure == "scalar":
+            delta, s = self.prior_diagonal[0], self.curvature_scale
+            return sum((s * ga + delta).log().sum() for ga in self.factorisation.eigenvalue_products)
         out = self.prior_diagonal.new_zeros(())
         scale = torch.as_tensor(self.curvature_scale, dtype=self.dtype, device=self.device)
         for sl, bp in zip(self.slices, self.block_precisions):
@@ -201,6 +228,27 @@ class KronPrecision(PosteriorPrecision):
         out = J.new_zeros(n, c, c)
         for sl, bp in zip(self.slices, self.block_precisions):
             out = out + bp.functional_variance(J[..., sl])
+        return out
+
+    def supports_rank_one_factors(self) -> bool:
+        """Whether every block is a Kronecker-structured operator (all priors but "parameter")."""
+        return all(isinstance(bp, KronFactoredBlockPrecision) for bp in self.block_precisions)
+
+    def functional_variance_from_factors(self, factors: list[LinearLayerFactors]) -> Tensor:
+        """(N, C, C) covariances J_n P^-1 J_n^T from rank-one per-layer Jacobian factors.
+
+        Args:
+            factors: One per block, in vector order (see
+                :func:`bdl_core.curvature.linear_jacobian_factors.linear_jacobian_factors`).
+        """
+        if not self.supports_rank_one_factors():
+            raise ValueError("rank-one factors need Kronecker-structured blocks (not the 'parameter' prior)")
+        if [f.offset for f in factors] != [b.offset for b in self.factorisation.blocks]:
+            raise ValueError("the factors do not match the K-FAC blocks")
+        out = None
+        for factor, bp in zip(factors, self.block_precisions):
+            term = bp.functional_variance_from_factors(factor.g, factor.a)
+            out = term if out is None else out + term
         return out
 
     def functional_covariance(self, J: Tensor) -> Tensor:

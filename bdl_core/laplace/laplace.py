@@ -296,8 +296,14 @@ class Laplace:
         self._check_fitted()
         if X.is_floating_point():
             X = X.to(device=self.layout.device, dtype=self.layout.dtype)
+        precision = self.posterior_precision
+        if not joint and precision.supports_rank_one_factors():  # kron/diag: no (N, C, P) Jacobians
+            size = chunk_size or predictive.rank_one_chunk_size(self.layout, self.n_outputs, self.jacobian_budget)
+            fast = predictive.glm_predictive_rank_one(self.layout, precision, X, size)
+            if fast is not None:
+                return fast
         fn = predictive.glm_joint_predictive if joint else predictive.glm_predictive
-        return fn(self.model, self.layout, self.posterior_precision, X, self._chunk_size(chunk_size))
+        return fn(self.model, self.layout, precision, X, self._chunk_size(chunk_size))
 
     def predict(self, X: Tensor, joint: bool = False, observation_noise: bool = False,
                 method: str = "glm", link: str = "probit", n_samples: int = 100,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .precision import PosteriorPrecision
+from .precision import PosteriorPrecision, is_constant_view
 
 
 def laplace_log_marginal_likelihood(
@@ -27,5 +27,9 @@ def laplace_log_marginal_likelihood(
     Returns:
         () log marginal likelihood.
     """
-    scatter = (theta_map.pow(2) * precision.prior_diagonal).sum()
+    prior = precision.prior_diagonal
+    if is_constant_view(prior):  # scalar prior: delta * |theta|^2
+        scatter = theta_map.pow(2).sum() * prior[0]
+    else:
+        scatter = (theta_map.pow(2) * prior).sum()
     return log_likelihood - 0.5 * (precision.logdet_ratio() + scatter)

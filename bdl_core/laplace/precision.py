@@ -27,6 +27,11 @@ import torch
 from torch import Tensor
 
 
+def is_constant_view(prior_diagonal: Tensor) -> bool:
+    """Whether a (P,) prior diagonal is a broadcast of one value (a stride-0 view, P > 1)."""
+    return prior_diagonal.ndim == 1 and prior_diagonal.shape[0] > 1 and prior_diagonal.stride(0) == 0
+
+
 class PosteriorPrecision(ABC):
     """Posterior precision P = H / sigma^2 + diag(prior_diagonal) as an operator.
 
@@ -73,6 +78,8 @@ class PosteriorPrecision(ABC):
             () tensor. Function-space precisions compute it directly in the
             (N*C, N*C) data space, so it stays accurate when log det P is huge.
         """
+        if is_constant_view(self.prior_diagonal):
+            return self.logdet() - self.n_params * self.prior_diagonal[0].log()
         return self.logdet() - self.prior_diagonal.log().sum()
 
     @abstractmethod
@@ -126,6 +133,22 @@ class PosteriorPrecision(ABC):
         """
 
     # ------------------------------------------------------------- defaults
+    def supports_rank_one_factors(self) -> bool:
+        """Whether :meth:`functional_variance_from_factors` is available (kron / diag)."""
+        return False
+
+    def functional_variance_from_factors(self, factors: list) -> Tensor:
+        """:meth:`functional_variance` from rank-one linear-layer Jacobian factors.
+
+        Args:
+            factors: ``LinearLayerFactors`` per selected layer, in vector order
+                (``bdl_core.curvature.linear_jacobian_factors``), covering all P parameters.
+
+        Returns:
+            (N, C, C) covariances, without forming the (N, C, P) Jacobians.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no rank-one functional variance")
+
     def functional_covariance(self, J: Tensor) -> Tensor:
         """Joint output covariance J P^-1 J^T over all inputs and outputs.
 

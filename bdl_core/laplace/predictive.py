@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from bdl_core.curvature import ParameterLayout, jacobians
+from bdl_core.curvature.linear_jacobian_factors import linear_jacobian_factors
 
 from .precision import PosteriorPrecision
 
@@ -50,6 +51,46 @@ def glm_predictive(model: nn.Module, layout: ParameterLayout, precision: Posteri
     for f, J in jacobian_chunks(model, layout, X, chunk_size):
         means.append(f)
         covs.append(precision.functional_variance(J))
+    return torch.cat(means), torch.cat(covs)
+
+
+def rank_one_chunk_size(layout: ParameterLayout, n_outputs: int, budget: int) -> int:
+    """Inputs per chunk of :func:`glm_predictive_rank_one` for a budget of ``budget`` numbers.
+
+    Per input the factors hold C * d_out + d_in' numbers per layer, at most
+    (C + 1) * (the largest dimension of each selected tensor, summed).
+    """
+    widths = sum(max(g.shape) for g in layout.groups)
+    return max(1, budget // max(1, (n_outputs + 1) * widths))
+
+
+def glm_predictive_rank_one(layout: ParameterLayout, precision: PosteriorPrecision, X: Tensor,
+                            chunk_size: int) -> tuple[Tensor, Tensor] | None:
+    """:func:`glm_predictive` for kron / diag posteriors over plain linear layers, without Jacobians.
+
+    Uses the rank-one structure of linear-layer Jacobians (see
+    ``bdl_core.curvature.linear_jacobian_factors``); same results as :func:`glm_predictive`.
+
+    Args:
+        layout: Selected parameters (``layout.model`` is the network at the MAP).
+        precision: A posterior precision with ``supports_rank_one_factors()``.
+        X: (N, *in_shape) inputs.
+        chunk_size: Inputs per forward/backward pass.
+
+    Returns:
+        f_mean (N, C) and f_cov (N, C, C), or None when the precision or the model does
+        not allow it (callers then use :func:`glm_predictive`).
+    """
+    if not precision.supports_rank_one_factors():
+        return None
+    means, covs = [], []
+    for start in range(0, X.shape[0], chunk_size):
+        result = linear_jacobian_factors(layout, X[start : start + chunk_size])
+        if result is None:
+            return None
+        f, factors = result
+        means.append(f)
+        covs.append(precision.functional_variance_from_factors(factors))
     return torch.cat(means), torch.cat(covs)
 
 

@@ -1,0 +1,122 @@
+"""Rank-one linear-layer Jacobian factors give the same answers as full Jacobians.
+
+``Laplace.functional_distribution`` takes the rank-one path for K-FAC and diagonal
+posteriors over plain ``nn.Linear`` stacks, and ``diag_ggn`` uses it for the exact GGN
+diagonal; both must agree with the generic path (full per-example Jacobians) for every
+prior they cover, with and without biases, keep gradients w.r.t. the inputs, and step
+aside for models they do not cover.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from bdl_core.curvature import diag_ggn, jacobians, output_hessian_sqrt
+from bdl_core.curvature.linear_jacobian_factors import linear_jacobian_factors
+from bdl_core.laplace import Laplace, predictive
+
+DT = torch.float64
+
+
+def fitted(prior, likelihood="classification", bias=True, subset="all", structure="kron"):
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(40, 5, generator=g, dtype=DT)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 7, bias=bias), nn.Tanh(), nn.Linear(7, 6), nn.GELU(),
+                          nn.Linear(6, 3, bias=bias)).to(DT)
+    y = torch.randint(0, 3, (40,), generator=g) if likelihood == "classification" else torch.randn(40, 3, generator=g, dtype=DT)
+    la = Laplace(model, likelihood, structure, prior=prior, subset=subset)
+    la.prior.set_(torch.rand(la.prior.n_hyper, dtype=DT, generator=g) * 2 + 0.2)
+    return la.fit(X, y), X
+
+
+def generic(la, X):
+    return predictive.glm_predictive(la.model, la.layout, la.posterior_precision, X, chunk_size=7)
+
+
+CASES = [("kron", p) for p in ("scalar", "layerwise", "unitwise")] + [("diag", "parameter"), ("diag", "unitwise")]
+
+
+@pytest.mark.parametrize("structure,prior", CASES)
+@pytest.mark.parametrize("likelihood", ["classification", "regression"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_rank_one_path_equals_jacobian_path(structure, prior, likelihood, bias):
+    la, X = fitted(prior, likelihood, bias, structure=structure)
+    Xt = torch.randn(11, 5, dtype=DT, generator=torch.Generator().manual_seed(5))
+    fast = predictive.glm_predictive_rank_one(la.layout, la.posterior_precision, Xt, chunk_size=4)
+    assert fast is not None
+    slow = generic(la, Xt)
+    torch.testing.assert_close(fast[0], slow[0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fast[1], slow[1], rtol=1e-9, atol=1e-12)
+    # and the public entry point takes it
+    mean, cov = la.functional_distribution(Xt)
+    torch.testing.assert_close(cov, slow[1], rtol=1e-9, atol=1e-12)
+
+
+def test_rank_one_path_on_the_last_layer():
+    la, _ = fitted("layerwise", subset="last_layer")
+    Xt = torch.randn(9, 5, dtype=DT)
+    fast = predictive.glm_predictive_rank_one(la.layout, la.posterior_precision, Xt, chunk_size=100)
+    torch.testing.assert_close(fast[1], generic(la, Xt)[1], rtol=1e-9, atol=1e-12)
+
+
+def test_rank_one_path_keeps_input_gradients():
+    la, _ = fitted("scalar", "regression")
+    X1 = torch.randn(6, 5, dtype=DT, requires_grad=True)
+    X2 = X1.detach().clone().requires_grad_(True)
+    mean1, cov1 = la.functional_distribution(X1)
+    (mean1.sum() + cov1.diagonal(dim1=-2, dim2=-1).sqrt().sum()).backward()
+    mean2, cov2 = generic(la, X2)
+    (mean2.sum() + cov2.diagonal(dim1=-2, dim2=-1).sqrt().sum()).backward()
+    assert X1.grad is not None and X1.grad.abs().sum() > 0
+    torch.testing.assert_close(X1.grad, X2.grad, rtol=1e-8, atol=1e-10)
+
+
+def conv_net():
+    return nn.Sequential(nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(),
+                         nn.Linear(8, 2))
+
+
+class SharedLinear(nn.Module):
+    """A linear layer over (N, R, D) inputs (weight sharing), then a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = nn.Linear(3, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(torch.tanh(self.inner(x.reshape(x.shape[0], 2, 3))).mean(1))
+
+
+@pytest.mark.parametrize("model_cls,d_in", [(conv_net, 16), (SharedLinear, 6)])
+def test_models_outside_the_rank_one_case_fall_back(model_cls, d_in):
+    torch.manual_seed(0)
+    model = model_cls().to(DT)
+    X = torch.randn(20, d_in, dtype=DT)
+    y = torch.randn(20, 2, dtype=DT)
+    la = Laplace(model, "regression", "kron").fit(X, y)
+    assert linear_jacobian_factors(la.layout, X[:4]) is None
+    mean, cov = la.functional_distribution(X[:4])  # the generic path answers
+    torch.testing.assert_close(cov, generic(la, X[:4])[1])
+
+
+def test_parameter_prior_is_not_rank_one_capable():
+    la, X = fitted("parameter")
+    assert not la.posterior_precision.supports_rank_one_factors()
+    assert predictive.glm_predictive_rank_one(la.layout, la.posterior_precision, X[:3], 2) is None
+
+
+@pytest.mark.parametrize("likelihood", ["classification", "regression"])
+@pytest.mark.parametrize("subset", ["all", "last_layer"])
+def test_diag_ggn_from_factors_equals_jacobian_sum(likelihood, subset):
+    la, X = fitted("scalar", likelihood, subset=subset, structure="diag")
+    f, J = jacobians(la.model, X, la.layout)
+    L = output_hessian_sqrt(f, likelihood)
+    expected = torch.einsum("nck,ncp->nkp", L, J).pow(2).sum(dim=(0, 1))
+    y = torch.zeros(X.shape[0], dtype=torch.long)
+    got = diag_ggn(la.model, X, y, likelihood, la.layout, chunk_size=13)
+    assert linear_jacobian_factors(la.layout, X) is not None  # the rank-one path was available
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
