@@ -57,7 +57,14 @@ def function_space_update(config: LLAConfig, prior_mean: list[Tensor] | None, ne
 
 def parametric_laplace(config: LLAConfig, net: TangentMLP, inputs: Tensor, y: Tensor,
                        hypers: LLAHyperparameters) -> Laplace:
-    """``bdl_core`` Laplace (K-FAC or full, ``config.parametric_structure_for``) of ``net``, fitted."""
+    """``bdl_core`` Laplace (K-FAC or full, ``config.parametric_structure_for``) of ``net``, fitted.
+
+    Args:
+        config: structure, prior and noise floor.
+        net: the network at the MAP.
+        inputs: (n, d_in) network inputs; y: (n,) standardised targets.
+        hypers: prior precisions and noise to start from.
+    """
     structure = config.parametric_structure_for(sum(p.numel() for p in net.parameters()))
     la = Laplace(net, "regression", structure=structure, prior=config.prior,
                  prior_precision=hypers.log_prior.exp(), sigma_noise=hypers.sigma,

@@ -82,7 +82,11 @@ def jacobian_vector_product(features: TangentFeatures, vector: list[Tensor]) -> 
 
 
 def parameter_offset(net: TangentMLP, prior_mean: list[Tensor] | None) -> list[Tensor]:
-    """u = theta* - mu0 per parameter tensor (mu0 = 0 when ``prior_mean`` is None)."""
+    """u = theta* - mu0 per parameter tensor (mu0 = 0 when ``prior_mean`` is None).
+
+    Returns:
+        One tensor per parameter, (fan_out, fan_in) for weights and (fan_out,) for biases.
+    """
     params = [p.detach() for p in net.parameters()]
     if prior_mean is None:
         return params
@@ -136,6 +140,10 @@ class ParametricPredictive(LLAPredictive):
         net: the network at the MAP.
         precision: ``bdl_core`` posterior precision over all parameters of ``net`` in
             ``named_parameters`` order (e.g. ``Laplace(..., structure="kron").posterior_precision``).
+        train_inputs: (n, d_in) training inputs, targets: (n,) standardised targets,
+            variances: (G,) prior variances per parameter tensor, sigma: () noise sd,
+            prior_mean: per-tensor prior means (None: zero). Give targets (and the rest)
+            to add the mean correction of the module docstring; None: the mean is the network.
     """
 
     def __init__(self, net: TangentMLP, precision: PosteriorPrecision, train_inputs: Tensor | None = None,

@@ -60,3 +60,14 @@ def test_sdk_imports_nothing_from_the_server():
             else:
                 import sys
                 assert root in allowed_roots or root in sys.stdlib_module_names, f"{path} imports {name}"
+
+
+def test_no_source_file_is_past_400_lines():
+    """One concept per file: a file past ~400 lines is asking to be split."""
+    long_files = []
+    for package in ("bdl_core", "service", "benchmarks", "tests"):
+        for path in (ROOT / package).rglob("*.py"):
+            n_lines = len(path.read_text().splitlines())
+            if n_lines > 400:
+                long_files.append(f"{path.relative_to(ROOT)}: {n_lines}")
+    assert not long_files, long_files
