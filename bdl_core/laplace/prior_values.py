@@ -36,5 +36,7 @@ def prior_diagonal_from_values(prior: PriorPrecision, value: float | Tensor) -> 
             f"prior_precision must be a scalar or have shape ({prior.n_hyper},) for the "
             f"{prior.structure!r} prior, got {tuple(value.shape)}."
         )
+    if prior.structure == "scalar":  # a broadcast view, as PriorPrecision.diagonal() gives
+        return value.reshape(()).expand(prior.n_params)
     padded = torch.cat([value.log(), value.new_zeros(1)])
     return padded[prior.index].sum(dim=0).exp()
