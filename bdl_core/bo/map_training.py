@@ -46,8 +46,16 @@ def map_loss(net: TangentMLP, inputs: Tensor, y: Tensor, hypers: LLAHyperparamet
         hypers: prior precisions and noise (detached here).
         prior_mean: one tensor per parameter tensor (None: zero mean).
     """
-    precisions = hypers.precisions(net.n_groups).detach()
-    sigma2 = hypers.sigma.detach().pow(2)
+    return _loss(net, inputs, y, *_fixed(net, hypers), prior_mean)
+
+
+def _fixed(net: TangentMLP, hypers: LLAHyperparameters) -> tuple[Tensor, Tensor]:
+    """(G,) detached prior precisions and () noise variance, constant between evidence updates."""
+    return hypers.precisions(net.n_groups).detach(), hypers.sigma.detach().pow(2)
+
+
+def _loss(net: TangentMLP, inputs: Tensor, y: Tensor, precisions: Tensor, sigma2: Tensor,
+          prior_mean: list[Tensor] | None) -> Tensor:
     residual = net(inputs).squeeze(-1) - y
     params = list(net.parameters())
     means = prior_mean if prior_mean is not None else [None] * len(params)
@@ -79,17 +87,19 @@ def train_map(net: TangentMLP, inputs: Tensor, y: Tensor, hypers: LLAHyperparame
     """
     optimizer = _adam(list(net.parameters()), lr)
     floor = 0.05
+    fixed = _fixed(net, hypers)
     with torch.enable_grad():
         for step in range(steps):
             for group in optimizer.param_groups:
                 group["lr"] = lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1))))
             optimizer.zero_grad()
-            loss = map_loss(net, inputs, y, hypers, prior_mean)
+            loss = _loss(net, inputs, y, *fixed, prior_mean)
             loss.backward()
             optimizer.step()
             due = marglik_every > 0 and step >= burnin and (step + 1) % marglik_every == 0
             if tune is not None and due and step + 1 < steps:
                 hypers = tune(net, inputs, y, hypers, marglik_steps)
+                fixed = _fixed(net, hypers)
     if steps > 0 and not math.isfinite(float(loss.detach())):
         raise ValueError("MAP training diverged (non-finite loss)")
     return hypers

@@ -50,6 +50,11 @@ def _relu_pair(z: Tensor) -> tuple[Tensor, Tensor]:
     return torch.relu(z), (z > 0).to(z.dtype)
 
 
+# Plain activations for ``forward`` (training): fused kernels, no derivative computed.
+_PLAIN: dict[str, Callable[[Tensor], Tensor]] = {
+    "tanh": torch.tanh, "gelu": nn.functional.gelu, "silu": nn.functional.silu, "relu": torch.relu,
+}
+
 _PAIRS: dict[str, Callable[[Tensor], tuple[Tensor, Tensor]]] = {
     "tanh": _tanh_pair, "gelu": _gelu_pair, "silu": _silu_pair, "relu": _relu_pair,
 }
@@ -118,8 +123,9 @@ class TangentMLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(*batch, d_in) -> (*batch, 1) outputs."""
+        act = _PLAIN[self.activation]
         for layer in self.layers[:-1]:
-            x = self._pair(layer(x))[0]
+            x = act(layer(x))
         return self.layers[-1](x)
 
     def tangent_features(self, x: Tensor) -> TangentFeatures:
