@@ -125,18 +125,13 @@ def fit_lla_model(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder, confi
     predictive: LLAPredictive
     if function_space:
         hypers = tune(net, inputs, ys, hypers, final_steps)
-        predictive = FunctionSpacePredictive(net, inputs, hypers.precisions(net.n_groups).reciprocal(), hypers.sigma,
-                                             targets=ys if config.mean_correction else None, prior_mean=prior_mean)
+        predictive = FunctionSpacePredictive(net, inputs, hypers.precisions(net.n_groups).reciprocal(), hypers.sigma)
     else:
         la = parametric_laplace(config, net, inputs, ys, hypers)
         hypers = parametric_update(config, prior_mean, net, inputs, ys, hypers, final_steps, la=la)
         with torch.no_grad():
             precision = la.posterior_precision_for(hypers.log_prior.exp(), hypers.sigma)
-        if config.mean_correction:
-            predictive = ParametricPredictive(net, precision, inputs, ys, hypers.precisions(net.n_groups).reciprocal(),
-                                              hypers.sigma, prior_mean)
-        else:
-            predictive = ParametricPredictive(net, precision)
+        predictive = ParametricPredictive(net, precision)
     net.eval().requires_grad_(False)
     if not all(bool(torch.isfinite(t).all()) for t in (hypers.log_prior, hypers.log_sigma)):
         raise ValueError("non-finite hyperparameters after fitting")
