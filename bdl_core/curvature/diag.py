@@ -56,14 +56,12 @@ def diag_ggn(
     """
     check_likelihood(likelihood)
     out = torch.zeros(layout.n_params, dtype=layout.dtype, device=layout.device)
-    rank_one = layout.model is model
+    rank_one = layout.model is model  # the factors come from the layout's own model
     for chunk in example_chunks(X.shape[0], chunk_size):
-        if rank_one:
-            with torch.no_grad():
-                rank_one = _diag_ggn_rank_one(layout, X[chunk].detach(), likelihood, out)
+        with torch.no_grad():
+            rank_one = rank_one and _diag_ggn_rank_one(layout, X[chunk].detach(), likelihood, out)
             if rank_one:
                 continue
-        with torch.no_grad():
             f, J = jacobians(model, X[chunk].detach(), layout)
             L = output_hessian_sqrt(f, likelihood)
             out += torch.einsum("nck,ncp->nkp", L, J).pow(2).sum(dim=(0, 1))

@@ -89,9 +89,8 @@ class FullAccumulator(CurvatureAccumulator):
         return self._eigenvalues
 
     def precision(self, prior_diagonal, curvature_scale, prior_structure) -> FullPrecision:
-        scalar = prior_structure == "scalar"
-        return FullPrecision(self.hessian, prior_diagonal, curvature_scale,
-                             hessian_eigenvalues=self.eigenvalues if scalar else None, scalar_prior=scalar)
+        eigenvalues = self.eigenvalues if prior_structure == "scalar" else None
+        return FullPrecision(self.hessian, prior_diagonal, curvature_scale, hessian_eigenvalues=eigenvalues)
 
 
 class DiagAccumulator(CurvatureAccumulator):
@@ -176,10 +175,8 @@ class FunctionAccumulator(CurvatureAccumulator):
         return self._gram_eigenvalues
 
     def precision(self, prior_diagonal, curvature_scale, prior_structure) -> FunctionPrecision:
-        scalar = prior_structure == "scalar"
-        return FunctionPrecision(self.whitened_jacobians, prior_diagonal, curvature_scale,
-                                 gram_eigenvalues=self.gram_eigenvalues if scalar else None,
-                                 scalar_prior=scalar)
+        eigenvalues = self.gram_eigenvalues if prior_structure == "scalar" else None
+        return FunctionPrecision(self.whitened_jacobians, prior_diagonal, curvature_scale, gram_eigenvalues=eigenvalues)
 
 
 def make_accumulator(structure: str, model: nn.Module, layout: ParameterLayout, likelihood: str,

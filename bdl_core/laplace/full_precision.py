@@ -27,17 +27,16 @@ class FullPrecision(PosteriorPrecision):
         hessian: (P, P) symmetric PSD curvature H (unit-noise GGN, summed over data).
         prior_diagonal: (P,) prior precisions.
         curvature_scale: () or float, 1 / sigma^2 for regression, 1 for classification.
-        hessian_eigenvalues: Optional (P,) eigenvalues of H; used by :meth:`logdet` when
-            ``scalar_prior`` (the caller guarantees a constant prior diagonal).
-        scalar_prior: Whether every entry of ``prior_diagonal`` is the same precision.
+        hessian_eigenvalues: Optional (P,) eigenvalues of H, given only with a scalar prior
+            (every entry of ``prior_diagonal`` equal); :meth:`logdet` then uses them.
     """
 
     def __init__(self, hessian: Tensor, prior_diagonal: Tensor, curvature_scale: Tensor | float = 1.0,
-                 hessian_eigenvalues: Tensor | None = None, scalar_prior: bool = False) -> None:
+                 hessian_eigenvalues: Tensor | None = None) -> None:
         super().__init__(prior_diagonal)
         self.hessian = hessian
         self.curvature_scale = curvature_scale
-        self.hessian_eigenvalues = hessian_eigenvalues if scalar_prior else None
+        self.hessian_eigenvalues = hessian_eigenvalues
 
     def to_dense(self) -> Tensor:
         """Dense P.

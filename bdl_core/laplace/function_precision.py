@@ -36,19 +36,19 @@ class FunctionPrecision(PosteriorPrecision):
         prior_diagonal: (P,) prior precisions.
         curvature_scale: () or float, 1 / sigma^2 for regression, 1 for classification.
         gram_eigenvalues: Optional (N*C,) eigenvalues of B0 B0^T (B0 the unit-noise
-            whitened Jacobians), used by :meth:`logdet_ratio` when ``scalar_prior``.
-        scalar_prior: Whether every entry of ``prior_diagonal`` is the same precision.
+            whitened Jacobians), given only with a scalar prior; :meth:`logdet_ratio` then
+            uses them.
     """
 
     def __init__(self, whitened_jacobians: Tensor, prior_diagonal: Tensor, curvature_scale: Tensor | float = 1.0,
-                 gram_eigenvalues: Tensor | None = None, scalar_prior: bool = False) -> None:
+                 gram_eigenvalues: Tensor | None = None) -> None:
         super().__init__(prior_diagonal)
         n, c, p = whitened_jacobians.shape
         if p != prior_diagonal.shape[0]:
             raise ValueError("Jacobian and prior sizes differ.")
         self.whitened_jacobians = whitened_jacobians
         self.curvature_scale = curvature_scale
-        self.gram_eigenvalues = gram_eigenvalues if scalar_prior else None
+        self.gram_eigenvalues = gram_eigenvalues
 
     @cached_property
     def _B(self) -> Tensor:
