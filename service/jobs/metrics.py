@@ -1,15 +1,20 @@
 """Held-out metrics of predictive distributions: NLL, accuracy, RMSE and expected calibration error.
 
-Written out here (a few lines each) so that the definitions reported in job results are explicit:
-means over test points, natural logarithms, ECE with equal-width confidence bins.
+The definitions reported in job results: means over test points, natural logarithms, ECE with
+15 equal-width, right-closed confidence bins. The classification NLL and the ECE are
+``bdl_core.calibration``'s, so job results and the core's benchmarks use one definition.
 """
 
 from __future__ import annotations
 
 import math
 
-import torch
 from torch import Tensor
+
+from bdl_core.calibration import expected_calibration_error
+from bdl_core.calibration import negative_log_likelihood as categorical_nll
+
+__all__ = ["accuracy", "categorical_nll", "expected_calibration_error", "gaussian_nll", "rmse"]
 
 
 def gaussian_nll(mean: Tensor, variance: Tensor, y: Tensor) -> float:
@@ -28,37 +33,6 @@ def rmse(mean: Tensor, y: Tensor) -> float:
     return float((mean - y).pow(2).mean().sqrt())
 
 
-def categorical_nll(probs: Tensor, y: Tensor) -> float:
-    """Mean negative log probability of the true class.
-
-    Args:
-        probs: (N, C) class probabilities (rows sum to 1).
-        y: (N,) class indices.
-    """
-    tiny = torch.finfo(probs.dtype).tiny
-    picked = probs.gather(1, y.long().reshape(-1, 1)).squeeze(1)
-    return float(-picked.clamp_min(tiny).log().mean())
-
-
 def accuracy(probs: Tensor, y: Tensor) -> float:
     """Share of the N rows of (N, C) ``probs`` whose most probable class is the (N,) label ``y``."""
     return float((probs.argmax(dim=1) == y.long()).to(probs.dtype).mean())
-
-
-def expected_calibration_error(probs: Tensor, y: Tensor, n_bins: int = 15) -> float:
-    """ECE: sum over equal-width confidence bins of (bin share) * |accuracy - mean confidence|.
-
-    Args:
-        probs: (N, C) class probabilities.
-        y: (N,) class indices.
-        n_bins: bins on [0, 1]; bin b holds confidences in (b/n, (b+1)/n] (the first also holds 0).
-    """
-    confidence, predicted = probs.max(dim=1)
-    correct = (predicted == y.long()).to(probs.dtype)
-    bins = (confidence * n_bins).ceil().long().clamp(1, n_bins) - 1
-    total = torch.zeros((), dtype=probs.dtype, device=probs.device)
-    for b in range(n_bins):
-        members = bins == b
-        if members.any():
-            total = total + members.to(probs.dtype).mean() * (correct[members].mean() - confidence[members].mean()).abs()
-    return float(total)

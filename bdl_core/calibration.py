@@ -1,0 +1,104 @@
+"""Calibration metrics of classifiers' predictive probabilities.
+
+Negative log-likelihood, expected calibration error (top-label, equal-width confidence
+bins as in Guo et al. 2017 and Laplace Redux) and the reliability curve behind it.
+Written here because the metrics are a few lines of tensor code and the libraries that
+carry them (torchmetrics, netcal) would add a dependency to a pure-PyTorch core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+def _check(probs: Tensor, labels: Tensor) -> None:
+    if probs.dim() != 2:
+        raise ValueError(f"probs must be (N, C), got shape {tuple(probs.shape)}.")
+    if labels.shape != probs.shape[:1]:
+        raise ValueError(f"labels must be ({probs.shape[0]},), got shape {tuple(labels.shape)}.")
+
+
+def negative_log_likelihood(probs: Tensor, labels: Tensor) -> float:
+    """Mean ``-log p(label)`` over the examples.
+
+    Args:
+        probs: (N, C) predictive class probabilities.
+        labels: (N,) class indices.
+
+    Returns:
+        The mean NLL in nats (a probability of 0 counts as the dtype's smallest normal
+        number, so the result stays finite).
+    """
+    _check(probs, labels)
+    picked = probs.gather(1, labels.long().to(probs.device).reshape(-1, 1)).squeeze(1)
+    return float(-picked.clamp_min(torch.finfo(probs.dtype).tiny).log().mean())
+
+
+@dataclass(frozen=True)
+class ReliabilityCurve:
+    """Per-bin statistics of the top-label confidence.
+
+    Attributes:
+        edges: (B+1,) bin edges on [0, 1]; bin b is (edges[b], edges[b+1]].
+        confidence: (B,) mean confidence of the examples in each bin (NaN if empty).
+        accuracy: (B,) fraction of them classified correctly (NaN if empty).
+        count: (B,) number of examples in each bin.
+    """
+
+    edges: Tensor
+    confidence: Tensor
+    accuracy: Tensor
+    count: Tensor
+
+    @property
+    def expected_calibration_error(self) -> float:
+        """sum_b count_b / N * |accuracy_b - confidence_b| over non-empty bins."""
+        filled = self.count > 0
+        weights = self.count[filled].to(self.confidence.dtype) / self.count.sum()
+        gaps = (self.accuracy[filled] - self.confidence[filled]).abs()
+        return float((weights * gaps).sum())
+
+
+def reliability_curve(probs: Tensor, labels: Tensor, n_bins: int = 15) -> ReliabilityCurve:
+    """Bin the examples by top-label confidence.
+
+    Args:
+        probs: (N, C) predictive class probabilities.
+        labels: (N,) class indices.
+        n_bins: Number B of equal-width bins on [0, 1].
+
+    Returns:
+        The :class:`ReliabilityCurve` with (B,) per-bin statistics.
+    """
+    _check(probs, labels)
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}.")
+    confidence, prediction = probs.max(dim=1)
+    correct = (prediction == labels.to(prediction.device)).to(probs.dtype)
+    edges = torch.linspace(0, 1, n_bins + 1, dtype=probs.dtype, device=probs.device)
+    # bin b holds confidences in (edges[b], edges[b+1]]; a confidence of exactly 0 goes to bin 0
+    index = (torch.bucketize(confidence, edges, right=False) - 1).clamp(0, n_bins - 1)
+    count = torch.bincount(index, minlength=n_bins)
+    safe = count.clamp_min(1).to(probs.dtype)
+    nan = torch.full((n_bins,), float("nan"), dtype=probs.dtype, device=probs.device)
+    mean_conf = torch.zeros(n_bins, dtype=probs.dtype, device=probs.device).index_add_(0, index, confidence) / safe
+    mean_acc = torch.zeros(n_bins, dtype=probs.dtype, device=probs.device).index_add_(0, index, correct) / safe
+    filled = count > 0
+    return ReliabilityCurve(edges, torch.where(filled, mean_conf, nan), torch.where(filled, mean_acc, nan), count)
+
+
+def expected_calibration_error(probs: Tensor, labels: Tensor, n_bins: int = 15) -> float:
+    """Top-label ECE: sum_b |bin b| / N * |accuracy(b) - mean confidence(b)|.
+
+    Args:
+        probs: (N, C) predictive class probabilities.
+        labels: (N,) class indices.
+        n_bins: Number of equal-width confidence bins (15, as in Laplace Redux).
+
+    Returns:
+        The ECE, in [0, 1].
+    """
+    return reliability_curve(probs, labels, n_bins).expected_calibration_error
