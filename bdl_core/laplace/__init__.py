@@ -23,6 +23,11 @@ from .predictive import (
     summarise_output_samples,
 )
 from .prior_values import prior_diagonal_from_values
+from .validation_tuning import (
+    default_prior_grid,
+    optimize_prior_precision_on_validation,
+    validation_negative_log_likelihood,
+)
 
 __all__ = [
     "DiagPrecision",
@@ -33,13 +38,16 @@ __all__ = [
     "Laplace",
     "MapDataFit",
     "PosteriorPrecision",
+    "default_prior_grid",
     "glm_joint_predictive",
     "glm_predictive",
     "laplace_log_marginal_likelihood",
     "mc_probabilities",
     "optimize_hyperparameters",
+    "optimize_prior_precision_on_validation",
     "prior_diagonal_from_values",
     "probit_probabilities",
     "sampled_network_outputs",
     "summarise_output_samples",
+    "validation_negative_log_likelihood",
 ]

@@ -14,7 +14,7 @@ changed or optimised afterwards without recomputing curvature.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +30,7 @@ from .hyperparameter_tuning import optimize_hyperparameters
 from .marginal_likelihood import laplace_log_marginal_likelihood
 from .precision import PosteriorPrecision
 from .prior_values import prior_diagonal_from_values
+from .validation_tuning import optimize_prior_precision_on_validation
 
 
 class Laplace:
@@ -273,6 +274,25 @@ class Laplace:
         floor = self.min_sigma_noise if min_sigma_noise is None else min_sigma_noise
         return optimize_hyperparameters(self, n_steps=n_steps, lr=lr, noise=noise,
                                         min_sigma_noise=floor)
+
+    def optimize_prior_precision_on_validation(self, X: Tensor, y: Tensor, grid: Tensor | None = None,
+                                               link: str = "probit",
+                                               progress_callback: Callable[[int, int, float], None] | None = None,
+                                               ) -> tuple[Tensor, Tensor]:
+        """Post-hoc tuning: the scalar prior precision with the best validation NLL (grid search).
+
+        Args:
+            X: (N, *in_shape) held-out inputs.
+            y: (N,) class indices or (N, C) regression targets.
+            grid: (G,) candidate precisions (default 1e-4 ... 1e6, four per decade).
+            link: Classification link, ``"probit"`` or ``"mc"``.
+            progress_callback: Called as ``(i, G, nll)`` after the i-th grid value.
+
+        Returns:
+            The (G,) grid and (G,) validation NLL per value; the prior is set to the best.
+        """
+        return optimize_prior_precision_on_validation(self, X, y, grid=grid, link=link,
+                                                      progress_callback=progress_callback)
 
     # ----------------------------------------------------------- prediction
     def _chunk_size(self, chunk_size: int | None) -> int:
