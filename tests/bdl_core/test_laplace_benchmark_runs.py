@@ -12,8 +12,6 @@ import pytest
 
 from benchmarks import laplace_core
 
-pytest.importorskip("sklearn")
-
 
 def test_benchmark_prints_a_row_per_structure(capsys):
     laplace_core.main(["--structures", "kron", "diag", "--repeats", "1", "--map-steps", "2", "--threads", "1"])
