@@ -15,19 +15,16 @@ from torch import Tensor, nn
 
 from .jacobians import example_chunks, jacobians, per_example_gradients
 from .likelihoods import check_likelihood, output_hessian_sqrt
-from .linear_jacobian_factors import linear_jacobian_factors, matrix_view_to_vector
+from .linear_jacobian_factors import ggn_factors, matrix_view_to_vector
 from .params import ParameterLayout
 
 
 def _diag_ggn_rank_one(layout: ParameterLayout, X: Tensor, likelihood: str, out: Tensor) -> bool:
     """Add the GGN diagonal of batch X to ``out`` from rank-one factors; False if not applicable."""
-    result = linear_jacobian_factors(layout, X)
-    if result is None:
+    per_layer = ggn_factors(layout, X, likelihood)
+    if per_layer is None:
         return False
-    f, factors = result
-    L = output_hessian_sqrt(f, likelihood)  # (N, C, K)
-    for factor in factors:
-        h = torch.einsum("nck,nci->nki", L, factor.g)  # (N, K, d_out)
+    for factor, h in per_layer:  # h: (N, K, d_out)
         M = h.pow(2).sum(1).mT @ factor.a.pow(2)  # (d_out, d_in')
         out[factor.offset : factor.offset + factor.n_params] += matrix_view_to_vector(M, factor.has_bias)
     return True

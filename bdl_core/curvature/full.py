@@ -3,6 +3,17 @@
 Only for small P (full-covariance Laplace, last-layer Laplace, tests). Sums run over
 the N examples (no averaging). Computed from per-example Jacobians / gradients
 (:mod:`.jacobians`), processed in chunks of examples to bound memory.
+
+For stacks of plain linear layers the GGN comes from rank-one
+Jacobian factors instead (``linear_jacobian_factors``): row k of L_n^T J_n restricted to
+layer l is u^l_nk (x) a~^l_n with u^l_nk = sum_c L_n[c, k] g^l_nc, so the block of layers
+(l, m) is
+
+    H_lm[(i, s), (j, t)] = sum_n U^lm_n[i, j] a~^l_n[s] a~^m_n[t],   U^lm_n = sum_k u^l_nk u^m_nk^T,
+
+one (d_l d_m, N) x (N, d~_l d~_m) matrix product: O(N P^2) instead of the O(N C P^2) of
+stacking the N C Jacobian rows (for a last layer, the C-fold saving of never repeating
+a~ a~^T per output).
 """
 
 from __future__ import annotations
@@ -12,7 +23,39 @@ from torch import Tensor, nn
 
 from .jacobians import example_chunks, jacobians, per_example_gradients
 from .likelihoods import check_likelihood, output_hessian_sqrt
+from .linear_jacobian_factors import ggn_factors
 from .params import ParameterLayout
+
+#: Most entries of the (rows, d~_l d~_m) input-outer-product chunk held at once.
+OUTER_PRODUCT_BUDGET = 2**24
+
+
+def _full_ggn_rank_one(layout: ParameterLayout, X: Tensor, likelihood: str, out: Tensor) -> bool:
+    """Add the GGN of batch X to ``out`` from rank-one factors; False if they do not apply."""
+    per_layer = ggn_factors(layout, X, likelihood)
+    if per_layer is None:
+        return False
+    # vector position -> matrix-view index, per layer
+    orders = [torch.argsort(factor.vector_positions() - factor.offset) for factor, _ in per_layer]
+    n = X.shape[0]
+    for l, (fl, ul) in enumerate(per_layer):
+        for m in range(l, len(per_layer)):
+            fm, um = per_layer[m]
+            dl, dm, sl, sm = fl.g.shape[-1], fm.g.shape[-1], fl.a.shape[-1], fm.a.shape[-1]
+            block = out.new_zeros(dl * dm, sl * sm)
+            rows = max(1, OUTER_PRODUCT_BUDGET // max(sl * sm, dl * dm))
+            for chunk in example_chunks(n, rows):
+                U = torch.einsum("nki,nkj->nij", ul[chunk], um[chunk]).reshape(-1, dl * dm)
+                A = torch.einsum("ns,nt->nst", fl.a[chunk], fm.a[chunk]).reshape(-1, sl * sm)
+                block += U.T @ A
+            # (i, j, s, t) -> rows (i, s), columns (j, t) of the matrix views, then vector order
+            block = block.reshape(dl, dm, sl, sm).permute(0, 2, 1, 3).reshape(dl * sl, dm * sm)
+            block = block[orders[l]][:, orders[m]]
+            rl, rm = slice(fl.offset, fl.offset + fl.n_params), slice(fm.offset, fm.offset + fm.n_params)
+            out[rl, rm] += block
+            if m != l:
+                out[rm, rl] += block.mT
+    return True
 
 
 def full_ggn(
@@ -40,8 +83,12 @@ def full_ggn(
     check_likelihood(likelihood)
     p = layout.n_params
     out = torch.zeros(p, p, dtype=layout.dtype, device=layout.device)
+    rank_one = layout.model is model  # the factors come from the layout's own model
     for chunk in example_chunks(X.shape[0], chunk_size):
         with torch.no_grad():
+            rank_one = rank_one and _full_ggn_rank_one(layout, X[chunk].detach(), likelihood, out)
+            if rank_one:
+                continue
             f, J = jacobians(model, X[chunk].detach(), layout)
             L = output_hessian_sqrt(f, likelihood)  # (n, C, C)
             LJ = torch.einsum("nck,ncp->nkp", L, J).reshape(-1, p)

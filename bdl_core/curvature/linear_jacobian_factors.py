@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from .likelihoods import output_hessian_sqrt
 from .params import ParameterLayout
 
 
@@ -57,6 +58,34 @@ class LinearLayerFactors:
     def n_params(self) -> int:
         """d_out * d_in' parameters of the layer."""
         return self.g.shape[-1] * self.a.shape[-1]
+
+    def vector_positions(self) -> Tensor:
+        """(d_out * d_in',) position in the layout's (P,) vector of each entry of the
+        row-major flattened (d_out, d_in') matrix view [W | b]."""
+        d_out, d_in = self.g.shape[-1], self.a.shape[-1]
+        view = torch.arange(d_out * d_in, device=self.a.device).reshape(d_out, d_in)
+        return torch.argsort(matrix_view_to_vector(view, self.has_bias)) + self.offset
+
+
+def ggn_factors(layout: ParameterLayout, X: Tensor,
+                likelihood: str) -> list[tuple[LinearLayerFactors, Tensor]] | None:
+    """Per-layer factors of the GGN rows L_n^T J_n: u_nk (x) a~_n with u_nk = sum_c L_n[c, k] g_nc.
+
+    Args:
+        layout: Selected parameters (see :func:`linear_jacobian_factors`).
+        X: (N, *in_shape) inputs.
+        likelihood: ``"regression"`` or ``"classification"`` (L_n L_n^T = Lambda_n).
+
+    Returns:
+        (factors, u (N, K, d_out)) per selected layer in vector order, or None when the
+        rank-one factors do not apply.
+    """
+    result = linear_jacobian_factors(layout, X)
+    if result is None:
+        return None
+    f, factors = result
+    L = output_hessian_sqrt(f, likelihood)  # (N, C, K)
+    return [(factor, torch.einsum("nck,nci->nki", L, factor.g)) for factor in factors]
 
 
 def _linear_layers(layout: ParameterLayout) -> list[tuple[str, nn.Linear, int, bool]] | None:

@@ -1,8 +1,8 @@
 """Rank-one linear-layer Jacobian factors give the same answers as full Jacobians.
 
-``Laplace.functional_distribution`` takes the rank-one path for K-FAC and diagonal
-posteriors over plain ``nn.Linear`` stacks, and ``diag_ggn`` uses it for the exact GGN
-diagonal; both must agree with the generic path (full per-example Jacobians) for every
+``Laplace.functional_distribution`` takes the rank-one path for K-FAC, diagonal and full
+posteriors over plain ``nn.Linear`` stacks, and ``diag_ggn`` / ``full_ggn`` use it for the
+exact GGN diagonal and matrix; all must agree with the generic path (full per-example Jacobians) for every
 prior they cover, with and without biases, keep gradients w.r.t. the inputs, and step
 aside for models they do not cover.
 """
@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from bdl_core.curvature import diag_ggn, jacobians, output_hessian_sqrt
+from bdl_core.curvature import diag_ggn, full_ggn, jacobians, output_hessian_sqrt
 from bdl_core.curvature.linear_jacobian_factors import linear_jacobian_factors
 from bdl_core.laplace import Laplace, predictive
 
@@ -36,7 +36,8 @@ def generic(la, X):
     return predictive.glm_predictive(la.model, la.layout, la.posterior_precision, X, chunk_size=7)
 
 
-CASES = [("kron", p) for p in ("scalar", "layerwise", "unitwise")] + [("diag", "parameter"), ("diag", "unitwise")]
+CASES = ([("kron", p) for p in ("scalar", "layerwise", "unitwise")] + [("diag", "parameter"), ("diag", "unitwise")]
+         + [("full", p) for p in ("scalar", "unitwise", "parameter")])
 
 
 @pytest.mark.parametrize("structure,prior", CASES)
@@ -55,15 +56,17 @@ def test_rank_one_path_equals_jacobian_path(structure, prior, likelihood, bias):
     torch.testing.assert_close(cov, slow[1], rtol=1e-9, atol=1e-12)
 
 
-def test_rank_one_path_on_the_last_layer():
-    la, _ = fitted("layerwise", subset="last_layer")
+@pytest.mark.parametrize("structure", ["kron", "full"])
+def test_rank_one_path_on_the_last_layer(structure):
+    la, _ = fitted("layerwise", subset="last_layer", structure=structure)
     Xt = torch.randn(9, 5, dtype=DT)
     fast = predictive.glm_predictive_rank_one(la.layout, la.posterior_precision, Xt, chunk_size=100)
     torch.testing.assert_close(fast[1], generic(la, Xt)[1], rtol=1e-9, atol=1e-12)
 
 
-def test_rank_one_path_keeps_input_gradients():
-    la, _ = fitted("scalar", "regression")
+@pytest.mark.parametrize("structure", ["kron", "full"])
+def test_rank_one_path_keeps_input_gradients(structure):
+    la, _ = fitted("scalar", "regression", structure=structure)
     X1 = torch.randn(6, 5, dtype=DT, requires_grad=True)
     X2 = X1.detach().clone().requires_grad_(True)
     mean1, cov1 = la.functional_distribution(X1)
@@ -72,6 +75,15 @@ def test_rank_one_path_keeps_input_gradients():
     (mean2.sum() + cov2.diagonal(dim1=-2, dim2=-1).sqrt().sum()).backward()
     assert X1.grad is not None and X1.grad.abs().sum() > 0
     torch.testing.assert_close(X1.grad, X2.grad, rtol=1e-8, atol=1e-10)
+
+
+def test_full_rank_one_variance_in_small_workspace_chunks(monkeypatch):
+    from bdl_core.laplace import full_precision
+
+    la, X = fitted("scalar", "classification", structure="full")
+    expected = generic(la, X[:10])[1]
+    monkeypatch.setattr(full_precision, "FACTOR_WORKSPACE", 100)  # one input per chunk
+    torch.testing.assert_close(la.functional_distribution(X[:10])[1], expected, rtol=1e-9, atol=1e-12)
 
 
 def conv_net():
@@ -120,3 +132,32 @@ def test_diag_ggn_from_factors_equals_jacobian_sum(likelihood, subset):
     got = diag_ggn(la.model, X, y, likelihood, la.layout, chunk_size=13)
     assert linear_jacobian_factors(la.layout, X) is not None  # the rank-one path was available
     torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("likelihood", ["classification", "regression"])
+@pytest.mark.parametrize("subset", ["all", "last_layer"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_full_ggn_from_factors_equals_jacobian_sum(likelihood, subset, bias, monkeypatch):
+    from bdl_core.curvature import full as full_module
+
+    la, X = fitted("scalar", likelihood, bias=bias, subset=subset, structure="diag")
+    f, J = jacobians(la.model, X, la.layout)
+    LJ = torch.einsum("nck,ncp->nkp", output_hessian_sqrt(f, likelihood), J).reshape(-1, J.shape[-1])
+    expected = LJ.T @ LJ
+    y = torch.zeros(X.shape[0], dtype=torch.long)
+    assert linear_jacobian_factors(la.layout, X) is not None  # the rank-one path was available
+    torch.testing.assert_close(full_ggn(la.model, X, y, likelihood, la.layout, chunk_size=13), expected,
+                               rtol=1e-10, atol=1e-12)
+    monkeypatch.setattr(full_module, "OUTER_PRODUCT_BUDGET", 50)  # several row chunks per block
+    torch.testing.assert_close(full_ggn(la.model, X, y, likelihood, la.layout), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("model_cls,d_in", [(conv_net, 16), (SharedLinear, 6)])
+def test_full_ggn_of_models_outside_the_rank_one_case(model_cls, d_in):
+    torch.manual_seed(0)
+    model = model_cls().to(DT)
+    layout = Laplace(model, "regression", "full").layout
+    X = torch.randn(9, d_in, dtype=DT)
+    _, J = jacobians(model, X, layout)
+    torch.testing.assert_close(full_ggn(model, X, torch.zeros(9, 2, dtype=DT), "regression", layout, chunk_size=4),
+                               torch.einsum("ncp,ncq->pq", J, J))
