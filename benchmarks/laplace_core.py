@@ -19,9 +19,9 @@ The reference column is laplace-torch: measured in the same run with ``--referen
 when it is installed (see ``benchmarks.laplace_reference``), otherwise the stored 0.3
 numbers from the 2-core development machine (kron fit 0.09 s, tuning 0.04 s, GLM probit
 predictive 7.5 s kron / 3.3 s diag); the goal is a predictive >= 5x faster with bounded
-(chunked) memory, fit and tuning no slower. kron, diag and full predictives over plain
-linear layers, and the diag and full GGNs, use rank-one Jacobian factors (no (N, C, P)
-Jacobian); scalar-prior tuning of
+(chunked) memory, fit and tuning no slower. kron, diag, full and function predictives
+over plain linear layers, and the diag and full GGNs, use rank-one Jacobian factors (no
+(N, C, P) Jacobian of the predicted points); scalar-prior tuning of
 full / function posteriors uses eigenvalues computed once (the first tuning call pays
 one ``eigvalsh``; the timed calls after the warm-up do not).
 "full" over all 19,210 parameters would need a 19k x 19k matrix, so it runs on the

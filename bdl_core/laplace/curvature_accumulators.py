@@ -26,6 +26,7 @@ from bdl_core.curvature import (
     jacobians,
     output_hessian_sqrt,
 )
+from bdl_core.curvature.linear_jacobian_factors import LinearLayerFactors, ggn_factors
 
 from .diag_precision import DiagPrecision
 from .full_precision import FullPrecision
@@ -148,6 +149,9 @@ class FunctionAccumulator(CurvatureAccumulator):
         super().__init__(model, layout, likelihood, chunk_size)
         self._parts: list[Tensor] = []
         self._gram_eigenvalues: Tensor | None = None
+        # per batch, per layer (factor, u) while every batch has rank-one factors
+        self._factor_parts: list[list[tuple[LinearLayerFactors, Tensor]]] | None = (
+            [] if layout.model is model else None)
 
     def add_batch(self, X: Tensor, y: Tensor) -> None:
         n = X.shape[0]
@@ -157,7 +161,25 @@ class FunctionAccumulator(CurvatureAccumulator):
                 f, J = jacobians(self.model, X[start : start + step].detach(), self.layout)
                 L = output_hessian_sqrt(f, self.likelihood)
                 self._parts.append(L.mT @ J)
+            if self._factor_parts is not None:
+                per_layer = ggn_factors(self.layout, X[start : start + step].detach(), self.likelihood)
+                self._factor_parts = None if per_layer is None else self._factor_parts + [per_layer]
         self._gram_eigenvalues = None
+
+    @property
+    def training_factors(self) -> list[tuple[LinearLayerFactors, Tensor]] | None:
+        """Per layer (factor with a~ (N, d~), u (N, C, d_out)) of all data, or None."""
+        if not self._factor_parts:
+            return None
+        if len(self._factor_parts) > 1:
+            merged = []
+            for layer in zip(*self._factor_parts):
+                first = layer[0][0]
+                factor = LinearLayerFactors(first.module_name, first.offset, first.has_bias,
+                                            torch.cat([f.g for f, _ in layer]), torch.cat([f.a for f, _ in layer]))
+                merged.append((factor, torch.cat([u for _, u in layer])))
+            self._factor_parts = [merged]
+        return self._factor_parts[0]
 
     @property
     def whitened_jacobians(self) -> Tensor:
@@ -176,7 +198,8 @@ class FunctionAccumulator(CurvatureAccumulator):
 
     def precision(self, prior_diagonal, curvature_scale, prior_structure) -> FunctionPrecision:
         eigenvalues = self.gram_eigenvalues if prior_structure == "scalar" else None
-        return FunctionPrecision(self.whitened_jacobians, prior_diagonal, curvature_scale, gram_eigenvalues=eigenvalues)
+        return FunctionPrecision(self.whitened_jacobians, prior_diagonal, curvature_scale, gram_eigenvalues=eigenvalues,
+                                 training_factors=self.training_factors)
 
 
 def make_accumulator(structure: str, model: nn.Module, layout: ParameterLayout, likelihood: str,

@@ -15,6 +15,15 @@ Cost O((N C)^2 P + (N C)^3) per hyperparameter setting, independent of P^3, whic
 what makes it the structure of choice for small-data / many-parameter BO surrogates.
 With a scalar prior delta and the eigenvalues mu of B0 B0^T computed once,
 log det M = sum log(1 + s mu_i / delta): O(N C) per setting, no factorisation per step.
+
+Over plain linear layers (``training_factors`` given) the cross-kernel U needs no
+Jacobians: row (n, k) of B restricted to layer l is s^1/2 u_nk (x) a~_n and a test
+Jacobian row is g*_mc (x) a~*_m, so with V_l = D_l^-1 viewed as (d_out, d~)
+
+    U[(n, k), (m, c)] = s^1/2 sum_l sum_i u_nki g*_mci T_l[n, m, i],
+    T_l[n, m, i] = sum_t a~_nt V_l[i, t] a~*_mt,
+
+O(N N* (P + C K d_out)) instead of O(N C N* C P), for any diagonal prior.
 """
 
 from __future__ import annotations
@@ -24,7 +33,13 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
+from bdl_core.curvature.jacobians import example_chunks
+from bdl_core.curvature.linear_jacobian_factors import LinearLayerFactors, vector_to_matrix_view
+
 from .precision import PosteriorPrecision
+
+#: Most entries of the (N, rows, C, max(d_out, d~)) intermediate of the rank-one cross-kernel.
+FACTOR_WORKSPACE = 2**24
 
 
 class FunctionPrecision(PosteriorPrecision):
@@ -38,10 +53,15 @@ class FunctionPrecision(PosteriorPrecision):
         gram_eigenvalues: Optional (N*C,) eigenvalues of B0 B0^T (B0 the unit-noise
             whitened Jacobians), given only with a scalar prior; :meth:`logdet_ratio` then
             uses them.
+        training_factors: Optional rank-one factors of B0 per linear layer, in vector
+            order: (factor with a~ (N, d~), u (N, C, d_out)) as from
+            ``bdl_core.curvature.linear_jacobian_factors.ggn_factors``; enables
+            :meth:`functional_variance_from_factors`.
     """
 
     def __init__(self, whitened_jacobians: Tensor, prior_diagonal: Tensor, curvature_scale: Tensor | float = 1.0,
-                 gram_eigenvalues: Tensor | None = None) -> None:
+                 gram_eigenvalues: Tensor | None = None,
+                 training_factors: list[tuple[LinearLayerFactors, Tensor]] | None = None) -> None:
         super().__init__(prior_diagonal)
         n, c, p = whitened_jacobians.shape
         if p != prior_diagonal.shape[0]:
@@ -49,6 +69,7 @@ class FunctionPrecision(PosteriorPrecision):
         self.whitened_jacobians = whitened_jacobians
         self.curvature_scale = curvature_scale
         self.gram_eigenvalues = gram_eigenvalues
+        self.training_factors = training_factors
 
     @cached_property
     def _B(self) -> Tensor:
@@ -129,3 +150,38 @@ class FunctionPrecision(PosteriorPrecision):
         Jf = J.reshape(-1, J.shape[-1])
         Z = self._reduced(J).reshape(self._B.shape[0], -1)
         return (Jf / self.prior_diagonal) @ Jf.mT - Z.mT @ Z
+
+    def supports_rank_one_factors(self) -> bool:
+        """Whether the training data's rank-one factors were kept (plain linear layers)."""
+        return self.training_factors is not None
+
+    def functional_variance_from_factors(self, factors: list[LinearLayerFactors]) -> Tensor:
+        """(N*, C, C) GP posterior covariances from the test inputs' rank-one factors."""
+        if self.training_factors is None:
+            raise ValueError("no training factors were kept for this posterior")
+        if sum(f.n_params for f in factors) != self.n_params or len(factors) != len(self.training_factors):
+            raise ValueError("the factors do not cover every parameter")
+        inv = self.prior_diagonal.reciprocal()
+        n_test, c = factors[0].g.shape[:2]
+        n_train, k = self.training_factors[0][1].shape[:2]
+        prior = None
+        U = None
+        for (train, u), test in zip(self.training_factors, factors):
+            d_out = test.g.shape[-1]
+            V = vector_to_matrix_view(inv[test.offset : test.offset + test.n_params], d_out, test.has_bias)
+            kappa = test.a.pow(2) @ V.mT  # (N*, d_out)
+            term = (test.g * kappa.unsqueeze(1)) @ test.g.mT
+            prior = term if prior is None else prior + term
+            width = max(d_out, test.a.shape[-1])
+            parts = []
+            for chunk in example_chunks(n_test, max(1, FACTOR_WORKSPACE // (n_train * c * width))):
+                T = (train.a.unsqueeze(1) * test.a[chunk].unsqueeze(0)) @ V.mT  # (N, m, d_out)
+                G = (T.unsqueeze(2) * test.g[chunk].unsqueeze(0)).flatten(1, 2)  # (N, m*C, d_out)
+                parts.append((u @ G.mT).unflatten(-1, (-1, c)))  # (N, K, m, C)
+            layer = torch.cat(parts, dim=2)
+            U = layer if U is None else U + layer
+        scale = self.curvature_scale
+        root = scale.sqrt() if isinstance(scale, Tensor) else scale**0.5
+        Z = torch.linalg.solve_triangular(self.kernel_cholesky, root * U.reshape(n_train * k, n_test * c),
+                                          upper=False).reshape(-1, n_test, c)
+        return prior - torch.einsum("kna,knb->nab", Z, Z)

@@ -37,7 +37,8 @@ def generic(la, X):
 
 
 CASES = ([("kron", p) for p in ("scalar", "layerwise", "unitwise")] + [("diag", "parameter"), ("diag", "unitwise")]
-         + [("full", p) for p in ("scalar", "unitwise", "parameter")])
+         + [("full", p) for p in ("scalar", "unitwise", "parameter")]
+         + [("function", p) for p in ("scalar", "layerwise", "parameter")])
 
 
 @pytest.mark.parametrize("structure,prior", CASES)
@@ -56,7 +57,7 @@ def test_rank_one_path_equals_jacobian_path(structure, prior, likelihood, bias):
     torch.testing.assert_close(cov, slow[1], rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("structure", ["kron", "full"])
+@pytest.mark.parametrize("structure", ["kron", "full", "function"])
 def test_rank_one_path_on_the_last_layer(structure):
     la, _ = fitted("layerwise", subset="last_layer", structure=structure)
     Xt = torch.randn(9, 5, dtype=DT)
@@ -64,7 +65,7 @@ def test_rank_one_path_on_the_last_layer(structure):
     torch.testing.assert_close(fast[1], generic(la, Xt)[1], rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("structure", ["kron", "full"])
+@pytest.mark.parametrize("structure", ["kron", "full", "function"])
 def test_rank_one_path_keeps_input_gradients(structure):
     la, _ = fitted("scalar", "regression", structure=structure)
     X1 = torch.randn(6, 5, dtype=DT, requires_grad=True)
@@ -86,6 +87,21 @@ def test_full_rank_one_variance_in_small_workspace_chunks(monkeypatch):
     torch.testing.assert_close(la.functional_distribution(X[:10])[1], expected, rtol=1e-9, atol=1e-12)
 
 
+def test_function_rank_one_variance_over_fit_batches_and_small_workspace(monkeypatch):
+    from bdl_core.laplace import function_precision
+
+    g = torch.Generator().manual_seed(8)
+    X, y = torch.randn(30, 5, generator=g, dtype=DT), torch.randint(0, 3, (30,), generator=g)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 3)).to(DT)
+    la = Laplace(model, "classification", "function", prior="layerwise", fit_batch_size=7).fit(X, y)
+    assert la.posterior_precision.supports_rank_one_factors()
+    Xt = torch.randn(8, 5, generator=g, dtype=DT)
+    expected = generic(la, Xt)[1]
+    monkeypatch.setattr(function_precision, "FACTOR_WORKSPACE", 30)  # one test input per chunk
+    torch.testing.assert_close(la.functional_distribution(Xt)[1], expected, rtol=1e-9, atol=1e-12)
+
+
 def conv_net():
     return nn.Sequential(nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(),
                          nn.Linear(8, 2))
@@ -103,13 +119,14 @@ class SharedLinear(nn.Module):
         return self.head(torch.tanh(self.inner(x.reshape(x.shape[0], 2, 3))).mean(1))
 
 
+@pytest.mark.parametrize("structure", ["kron", "function"])
 @pytest.mark.parametrize("model_cls,d_in", [(conv_net, 16), (SharedLinear, 6)])
-def test_models_outside_the_rank_one_case_fall_back(model_cls, d_in):
+def test_models_outside_the_rank_one_case_fall_back(model_cls, d_in, structure):
     torch.manual_seed(0)
     model = model_cls().to(DT)
     X = torch.randn(20, d_in, dtype=DT)
     y = torch.randn(20, 2, dtype=DT)
-    la = Laplace(model, "regression", "kron").fit(X, y)
+    la = Laplace(model, "regression", structure).fit(X, y)
     assert linear_jacobian_factors(la.layout, X[:4]) is None
     mean, cov = la.functional_distribution(X[:4])  # the generic path answers
     torch.testing.assert_close(cov, generic(la, X[:4])[1])
