@@ -1,4 +1,4 @@
-"""Files an attempt produces: weights as safetensors (no pickled code) and JSON metadata.
+"""Files an attempt produces: weights as safetensors (no pickled code), JSON metadata and plots.
 
 Each attempt writes under ``<artifacts_dir>/<job_id>/attempt-<n>/``; only the attempt whose
 result is stored gets artifact records, so files of a stale attempt are never served (they are
@@ -69,6 +69,14 @@ class ArtifactWriter:
         temporary.write_text(json.dumps(payload, indent=2, sort_keys=True))
         os.replace(temporary, path)
         return self._record(name, "application/json", path)
+
+    def save_bytes(self, name: str, content: bytes, media_type: str) -> ArtifactFile:
+        """Save raw bytes (e.g. a PNG plot) as ``name`` with the given media type."""
+        path = self._target(name)
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_bytes(content)
+        os.replace(temporary, path)
+        return self._record(name, media_type, path)
 
     def discard(self) -> None:
         """Delete this attempt's files (its result was not stored)."""

@@ -28,7 +28,6 @@ import torch
 from pydantic import Field
 
 from service.jobs import metrics
-from service.jobs.artifacts import ArtifactFile
 from service.jobs.context import JobContext
 from service.jobs.data import DataSplits
 from service.jobs.registry import JobConfig, JobKind, register
@@ -151,17 +150,6 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:60] or "term"
 
 
-def _save_png(context: JobContext, name: str, content: bytes) -> str:
-    """Write a PNG artifact (ArtifactWriter has no bytes method; same layout and record as its own)."""
-    writer = context.artifacts
-    writer.directory.mkdir(parents=True, exist_ok=True)
-    path = writer.directory / name
-    path.write_bytes(content)
-    writer.files.append(ArtifactFile(name=name, media_type="image/png", size_bytes=path.stat().st_size,
-                                     path=(writer.relative / name).as_posix()))
-    return name
-
-
 def _display_grid(inputs: NamInputs, feature: int, grid: torch.Tensor) -> list[float]:
     scale = inputs.scale[feature]
     values = grid if scale is None else grid * scale[1] + scale[0]
@@ -203,10 +191,10 @@ def _plots(context: JobContext, inputs: NamInputs, shapes: list[dict], importanc
             content = plot_shape(record["label"], record["grids"][0], record["mean"], record["lower"],
                                  record["upper"], data=data, levels=record["levels"][0], ylabel=ylabel,
                                  note=f"prior precision {importance['prior_precision']:.3g}")
-        names.append(_save_png(context, name, content))
-    names.append(_save_png(context, "importances.png", plot_importances(
-        [r["label"] for r in importances], [r["prior_precision"] for r in importances],
-        [r["share"] for r in importances])))
+        names.append(context.artifacts.save_bytes(name, content, "image/png").name)
+    importances_png = plot_importances([r["label"] for r in importances], [r["prior_precision"] for r in importances],
+                                       [r["share"] for r in importances])
+    names.append(context.artifacts.save_bytes("importances.png", importances_png, "image/png").name)
     return names
 
 

@@ -23,7 +23,6 @@ from typing import Any, Literal
 import torch
 from pydantic import Field, ValidationInfo, field_validator
 
-from service.jobs.artifacts import ArtifactFile
 from service.jobs.context import JobContext
 from service.jobs.evaluation import map_metrics
 from service.jobs.kinds.laplace import PriorStructure, tune_by_marginal_likelihood
@@ -185,17 +184,6 @@ def _export(context: JobContext, config: PruneJobConfig, criterion: str, pruned:
     return names
 
 
-def _save_png(context: JobContext, name: str, content: bytes) -> str:
-    """Write a PNG artifact (ArtifactWriter has no bytes method yet; same layout and record)."""
-    writer = context.artifacts
-    writer.directory.mkdir(parents=True, exist_ok=True)
-    path = writer.directory / name
-    path.write_bytes(content)
-    writer.files.append(ArtifactFile(name=name, media_type="image/png", size_bytes=path.stat().st_size,
-                                     path=(writer.relative / name).as_posix()))
-    return name
-
-
 def run(context: JobContext) -> dict[str, Any]:
     """Train, score, prune at every sparsity, evaluate, plot and export (see the module docstring)."""
     from bdl_core.pruning import network_cost, plot_pruning_curves, prune_copy, pruning_curve
@@ -240,7 +228,8 @@ def run(context: JobContext) -> dict[str, Any]:
                           [r[metric] for r in rows if r["criterion"] == criterion], None) for criterion in scores}
     title = f"{config.baseline} training, {config.prior} prior, {config.structure}" + \
         (", structured" if config.structured else "")
-    artifacts.insert(0, _save_png(context, "curves.png", plot_pruning_curves(curves, metric, title)))
+    curves_png = plot_pruning_curves(curves, metric, title)
+    artifacts.insert(0, context.artifacts.save_bytes("curves.png", curves_png, "image/png").name)
     return {
         "training": config.baseline,
         "prior": config.prior,
