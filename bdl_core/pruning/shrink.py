@@ -26,7 +26,9 @@ _ZERO_PRESERVING = (nn.ReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn
 _PASS_THROUGH = _ZERO_PRESERVING + (nn.MaxPool2d, nn.AvgPool2d, nn.Dropout, nn.Identity, nn.Unflatten)
 
 
-def _sliced_linear(layer: nn.Linear, rows: Tensor | None, cols: Tensor | None) -> nn.Linear:
+def _sliced_parameters(layer: nn.Linear | nn.Conv2d, rows: Tensor | None,
+                       cols: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """The layer's weight and bias restricted to output units ``rows`` and input units ``cols``."""
     W = layer.weight.detach()
     b = None if layer.bias is None else layer.bias.detach()
     if cols is not None:
@@ -34,32 +36,32 @@ def _sliced_linear(layer: nn.Linear, rows: Tensor | None, cols: Tensor | None) -
     if rows is not None:
         W = W[rows]
         b = None if b is None else b[rows]
-    new = nn.Linear(W.shape[1], W.shape[0], bias=b is not None, device=W.device, dtype=W.dtype)
+    return W, b
+
+
+def _filled(layer: nn.Linear | nn.Conv2d, W: Tensor, b: Tensor | None) -> nn.Linear | nn.Conv2d:
+    """``layer`` with its weight and bias set to copies of ``W`` and ``b``."""
     with torch.no_grad():
-        new.weight.copy_(W)
+        layer.weight.copy_(W)
         if b is not None:
-            new.bias.copy_(b)
-    return new
+            layer.bias.copy_(b)
+    return layer
+
+
+def _sliced_linear(layer: nn.Linear, rows: Tensor | None, cols: Tensor | None) -> nn.Linear:
+    W, b = _sliced_parameters(layer, rows, cols)
+    new = nn.Linear(W.shape[1], W.shape[0], bias=b is not None, device=W.device, dtype=W.dtype)
+    return _filled(new, W, b)
 
 
 def _sliced_conv(layer: nn.Conv2d, rows: Tensor | None, cols: Tensor | None) -> nn.Conv2d:
     if layer.groups != 1:
         raise ValueError("Structured shrinking supports Conv2d with groups=1 only.")
-    W = layer.weight.detach()
-    b = None if layer.bias is None else layer.bias.detach()
-    if cols is not None:
-        W = W[:, cols]
-    if rows is not None:
-        W = W[rows]
-        b = None if b is None else b[rows]
+    W, b = _sliced_parameters(layer, rows, cols)
     new = nn.Conv2d(W.shape[1], W.shape[0], layer.kernel_size, stride=layer.stride, padding=layer.padding,
                     dilation=layer.dilation, bias=b is not None, padding_mode=layer.padding_mode,
                     device=W.device, dtype=W.dtype)
-    with torch.no_grad():
-        new.weight.copy_(W)
-        if b is not None:
-            new.bias.copy_(b)
-    return new
+    return _filled(new, W, b)
 
 
 def shrink_network(model: nn.Sequential, keep_units: dict[str, Tensor]) -> nn.Sequential:
