@@ -13,21 +13,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .jacobians import example_chunks, jacobians, per_example_gradients
-from .likelihoods import check_likelihood, output_hessian_sqrt
-from .linear_jacobian_factors import ggn_factors, matrix_view_to_vector
+from .ggn_rows import ggn_row_chunks
+from .jacobians import example_chunks, per_example_gradients
+from .likelihoods import check_likelihood
+from .linear_jacobian_factors import matrix_view_to_vector
 from .params import ParameterLayout
 
 
-def _diag_ggn_rank_one(layout: ParameterLayout, X: Tensor, likelihood: str, out: Tensor) -> bool:
-    """Add the GGN diagonal of batch X to ``out`` from rank-one factors; False if not applicable."""
-    per_layer = ggn_factors(layout, X, likelihood)
-    if per_layer is None:
-        return False
-    for factor, h in per_layer:  # h: (N, K, d_out)
+def _add_diag_from_factors(factors: list, out: Tensor) -> None:
+    """Add the GGN diagonal of rank-one rows (see :mod:`.ggn_rows`) to ``out`` (P,)."""
+    for factor, h in factors:  # h: (N, K, d_out)
         M = h.pow(2).sum(1).mT @ factor.a.pow(2)  # (d_out, d_in')
         out[factor.offset : factor.offset + factor.n_params] += matrix_view_to_vector(M, factor.has_bias)
-    return True
 
 
 def diag_ggn(
@@ -53,15 +50,11 @@ def diag_ggn(
     """
     check_likelihood(likelihood)
     out = torch.zeros(layout.n_params, dtype=layout.dtype, device=layout.device)
-    rank_one = layout.model is model  # the factors come from the layout's own model
-    for chunk in example_chunks(X.shape[0], chunk_size):
-        with torch.no_grad():
-            rank_one = rank_one and _diag_ggn_rank_one(layout, X[chunk].detach(), likelihood, out)
-            if rank_one:
-                continue
-            f, J = jacobians(model, X[chunk].detach(), layout)
-            L = output_hessian_sqrt(f, likelihood)
-            out += torch.einsum("nck,ncp->nkp", L, J).pow(2).sum(dim=(0, 1))
+    for rows in ggn_row_chunks(model, X, layout, likelihood, chunk_size):
+        if rows.factors is not None:
+            _add_diag_from_factors(rows.factors, out)
+        else:
+            out += rows.dense.pow(2).sum(dim=(0, 1))
     return out
 
 

@@ -21,23 +21,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .jacobians import example_chunks, jacobians, per_example_gradients
-from .likelihoods import check_likelihood, output_hessian_sqrt
-from .linear_jacobian_factors import ggn_factors
+from .ggn_rows import ggn_row_chunks
+from .jacobians import example_chunks, per_example_gradients
+from .likelihoods import check_likelihood
 from .params import ParameterLayout
 
 #: Most entries of the (rows, d~_l d~_m) input-outer-product chunk held at once.
 OUTER_PRODUCT_BUDGET = 2**24
 
 
-def _full_ggn_rank_one(layout: ParameterLayout, X: Tensor, likelihood: str, out: Tensor) -> bool:
-    """Add the GGN of batch X to ``out`` from rank-one factors; False if they do not apply."""
-    per_layer = ggn_factors(layout, X, likelihood)
-    if per_layer is None:
-        return False
+def _add_ggn_from_factors(per_layer: list, out: Tensor) -> None:
+    """Add the GGN of rank-one rows (see :mod:`.ggn_rows`) to ``out`` (P, P)."""
     # vector position -> matrix-view index, per layer
     orders = [torch.argsort(factor.vector_positions() - factor.offset) for factor, _ in per_layer]
-    n = X.shape[0]
+    n = per_layer[0][0].a.shape[0]
     for l, (fl, ul) in enumerate(per_layer):
         for m in range(l, len(per_layer)):
             fm, um = per_layer[m]
@@ -55,7 +52,6 @@ def _full_ggn_rank_one(layout: ParameterLayout, X: Tensor, likelihood: str, out:
             out[rl, rm] += block
             if m != l:
                 out[rm, rl] += block.mT
-    return True
 
 
 def full_ggn(
@@ -83,16 +79,12 @@ def full_ggn(
     check_likelihood(likelihood)
     p = layout.n_params
     out = torch.zeros(p, p, dtype=layout.dtype, device=layout.device)
-    rank_one = layout.model is model  # the factors come from the layout's own model
-    for chunk in example_chunks(X.shape[0], chunk_size):
-        with torch.no_grad():
-            rank_one = rank_one and _full_ggn_rank_one(layout, X[chunk].detach(), likelihood, out)
-            if rank_one:
-                continue
-            f, J = jacobians(model, X[chunk].detach(), layout)
-            L = output_hessian_sqrt(f, likelihood)  # (n, C, C)
-            LJ = torch.einsum("nck,ncp->nkp", L, J).reshape(-1, p)
-            out += LJ.T @ LJ
+    for rows in ggn_row_chunks(model, X, layout, likelihood, chunk_size):
+        if rows.factors is not None:
+            _add_ggn_from_factors(rows.factors, out)
+        else:
+            B = rows.dense.reshape(-1, p)
+            out += B.T @ B
     return out
 
 

@@ -23,10 +23,9 @@ from bdl_core.curvature import (
     ParameterLayout,
     diag_ggn,
     full_ggn,
-    jacobians,
-    output_hessian_sqrt,
 )
-from bdl_core.curvature.linear_jacobian_factors import LinearLayerFactors, ggn_factors
+from bdl_core.curvature.ggn_rows import ggn_row_chunks
+from bdl_core.curvature.linear_jacobian_factors import LinearLayerFactors
 
 from .diag_precision import DiagPrecision
 from .full_precision import FullPrecision
@@ -150,20 +149,13 @@ class FunctionAccumulator(CurvatureAccumulator):
         self._parts: list[Tensor] = []
         self._gram_eigenvalues: Tensor | None = None
         # per batch, per layer (factor, u) while every batch has rank-one factors
-        self._factor_parts: list[list[tuple[LinearLayerFactors, Tensor]]] | None = (
-            [] if layout.model is model else None)
+        self._factor_parts: list[list[tuple[LinearLayerFactors, Tensor]]] | None = []
 
     def add_batch(self, X: Tensor, y: Tensor) -> None:
-        n = X.shape[0]
-        step = n if self.chunk_size is None else self.chunk_size
-        for start in range(0, n, step):
-            with torch.no_grad():
-                f, J = jacobians(self.model, X[start : start + step].detach(), self.layout)
-                L = output_hessian_sqrt(f, self.likelihood)
-                self._parts.append(L.mT @ J)
+        for rows in ggn_row_chunks(self.model, X, self.layout, self.likelihood, self.chunk_size):
+            self._parts.append(rows.to_dense())
             if self._factor_parts is not None:
-                per_layer = ggn_factors(self.layout, X[start : start + step].detach(), self.likelihood)
-                self._factor_parts = None if per_layer is None else self._factor_parts + [per_layer]
+                self._factor_parts = None if rows.factors is None else self._factor_parts + [rows.factors]
         self._gram_eigenvalues = None
 
     @property

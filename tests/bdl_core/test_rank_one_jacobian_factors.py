@@ -178,3 +178,30 @@ def test_full_ggn_of_models_outside_the_rank_one_case(model_cls, d_in):
     _, J = jacobians(model, X, layout)
     torch.testing.assert_close(full_ggn(model, X, torch.zeros(9, 2, dtype=DT), "regression", layout, chunk_size=4),
                                torch.einsum("ncp,ncq->pq", J, J))
+
+
+@pytest.mark.parametrize("likelihood", ["classification", "regression"])
+@pytest.mark.parametrize("subset", ["all", "last_layer"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_ggn_rows_from_factors_equal_whitened_jacobians(likelihood, subset, bias):
+    from bdl_core.curvature.ggn_rows import ggn_row_chunks
+
+    la, X = fitted("scalar", likelihood, bias=bias, subset=subset, structure="diag")
+    f, J = jacobians(la.model, X, la.layout)
+    expected = torch.einsum("nck,ncp->nkp", output_hessian_sqrt(f, likelihood), J)
+    chunks = list(ggn_row_chunks(la.model, X, la.layout, likelihood, chunk_size=16))
+    assert len(chunks) == 3 and all(rows.factors is not None for rows in chunks)
+    torch.testing.assert_close(torch.cat([rows.to_dense() for rows in chunks]), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("model_cls,d_in", [(conv_net, 16), (SharedLinear, 6)])
+def test_ggn_rows_of_other_models_come_from_jacobians(model_cls, d_in):
+    from bdl_core.curvature.ggn_rows import ggn_row_chunks
+
+    torch.manual_seed(0)
+    model = model_cls().to(DT)
+    layout = Laplace(model, "regression", "full").layout
+    X = torch.randn(5, d_in, dtype=DT)
+    (rows,) = ggn_row_chunks(model, X, layout, "regression")
+    assert rows.factors is None
+    torch.testing.assert_close(rows.to_dense(), jacobians(model, X, layout)[1])
