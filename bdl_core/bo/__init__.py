@@ -14,7 +14,7 @@ from .hyperparameters import (
     tune_function_space,
 )
 from .input_encoding import InputEncoder
-from .lla_fit import compatible, fit_lla_model
+from .lla_fit import assemble_lla_model, compatible, fit_lla_model
 from .lla_model import LLAModel
 from .lla_predictive import FunctionSpacePredictive, LLAPredictive, ParametricPredictive
 from .map_training import map_loss, train_map
@@ -31,6 +31,7 @@ __all__ = [
     "ParametricPredictive",
     "TangentFeatures",
     "TangentMLP",
+    "assemble_lla_model",
     "compatible",
     "fit_lla_model",
     "function_space_log_evidence",

@@ -22,8 +22,8 @@ Steps of :func:`fit_lla_model`:
    MAP fits the data) and tunes post-hoc; online updates within it (``marglik_every`` > 0,
    after a burn-in) were measured no better on Hartmann6 / Branin / Gramacy-Lee, so they
    are off by default. CPU time on Hartmann6, n = 100: warm fit ~0.15 s, cold ~1 s.
-4. Factorise the posterior once: the function-space (NTK) form while n < P, the
-   parametric K-FAC / full form of ``bdl_core.laplace.Laplace`` above.
+4. Factorise the posterior once (:func:`assemble_lla_model`): the function-space (NTK) form
+   while n < P, the parametric K-FAC / full form of ``bdl_core.laplace.Laplace`` above.
 """
 
 from __future__ import annotations
@@ -115,34 +115,65 @@ def fit_lla_model(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder, confi
                                             config.init_noise_sd, train_X.dtype, train_X.device)
         steps, lr, final_steps = config.epochs, config.lr, config.final_marglik_steps
         prior_mean = [p.detach().clone() for p in net.parameters()] if config.prior_mean == "init" else None
-    n_params = sum(p.numel() for p in net.parameters())
-    function_space = inputs.shape[0] < n_params
+    function_space = inputs.shape[0] < sum(p.numel() for p in net.parameters())
     update = function_space_update if function_space else parametric_update
     tune = partial(update, config, prior_mean)
     every = 0 if warm_started else config.marglik_every  # warm: one online round per BO step
     burnin = int(config.marglik_burnin * steps)
     hypers = train_map(net, inputs, ys, hypers, steps, lr, tune, every, config.marglik_steps, burnin, prior_mean)
-    predictive: LLAPredictive
     if function_space:
         hypers = tune(net, inputs, ys, hypers, final_steps)
-        predictive = FunctionSpacePredictive(net, inputs, hypers.precisions(net.n_groups).reciprocal(), hypers.sigma)
     else:
-        la = parametric_laplace(config, net, inputs, ys, hypers)
-        hypers = parametric_update(config, prior_mean, net, inputs, ys, hypers, final_steps, la=la)
-        with torch.no_grad():
-            precision = la.posterior_precision_for(hypers.log_prior.exp(), hypers.sigma)
-        predictive = ParametricPredictive(net, precision)
-    net.eval().requires_grad_(False)
+        hypers = parametric_update(config, prior_mean, net, inputs, ys, hypers, final_steps)
     if not all(bool(torch.isfinite(t).all()) for t in (hypers.log_prior, hypers.log_sigma)):
         raise ValueError("non-finite hyperparameters after fitting")
     info = {
         "fit_seconds": time.perf_counter() - start,
         "warm_started": warm_started,
         "steps": steps,
+    }
+    return assemble_lla_model(net, encoder, hypers, train_X, y, config, info, prior_mean)
+
+
+def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: LLAHyperparameters, train_X: Tensor,
+                       train_Y: Tensor, config: LLAConfig, info: dict | None = None,
+                       prior_mean: list[Tensor] | None = None) -> LLAModel:
+    """The fitted model from trained weights and tuned hyperparameters: factorise the posterior.
+
+    This is the last step of :func:`fit_lla_model`, and restores a saved model exactly: the
+    same (weights, hyperparameters, data) give the same predictive, bit for bit.
+
+    Args:
+        net: the MAP network (frozen here: ``eval()``, no gradients).
+        encoder: encoded points -> network inputs.
+        hypers: tuned hyperparameters (standardised units).
+        train_X: (n, D) encoded training points; train_Y: (n,) or (n, 1) targets.
+        config: the configuration of the fit.
+        info: diagnostics to keep (``regime``, ``n_params``, ``noise_sd`` and
+            ``prior_precision`` are added).
+        prior_mean: prior mean per parameter tensor (None: zero).
+    """
+    y = train_Y.reshape(-1).to(train_X)
+    y_mean, y_std = _standardisation(y)
+    ys = (y - y_mean) / y_std
+    inputs = encoder(train_X)
+    net.eval().requires_grad_(False)
+    n_params = sum(p.numel() for p in net.parameters())
+    function_space = inputs.shape[0] < n_params
+    predictive: LLAPredictive
+    if function_space:
+        predictive = FunctionSpacePredictive(net, inputs, hypers.precisions(net.n_groups).reciprocal(), hypers.sigma)
+    else:
+        la = parametric_laplace(config, net, inputs, ys, hypers)
+        with torch.no_grad():
+            precision = la.posterior_precision_for(hypers.log_prior.exp(), hypers.sigma)
+        predictive = ParametricPredictive(net, precision)
+    info = dict(info or {})
+    info.update({
         "regime": "function" if function_space else "parametric",
         "n_params": n_params,
         "noise_sd": float(hypers.sigma * y_std),
         "prior_precision": [round(math.exp(v), 6) for v in hypers.log_prior.tolist()],
-    }
+    })
     return LLAModel(net, encoder, predictive, hypers, train_X, y.unsqueeze(-1), y_mean, y_std, config, info,
                     prior_mean=prior_mean)

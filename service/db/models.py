@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service.db.types import UTCDateTime
@@ -35,6 +35,8 @@ class StudyRecord(Base):
     seed: Mapped[int] = mapped_column(Integer)
     lease_seconds: Mapped[int] = mapped_column(Integer)
     next_trial_number: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped by every change to the study's trials (suggest, observe, fail, abandon, expiry).
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     trials: Mapped[list[TrialRecord]] = relationship(
@@ -67,3 +69,23 @@ class TrialRecord(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     study: Mapped[StudyRecord] = relationship(back_populates="trials")
+
+
+class ModelStateRecord(Base):
+    """A surrogate's fitted state for one study: what the next fit warm-starts from.
+
+    ``payload`` is the state serialised with safetensors (``SurrogateState.to_bytes``);
+    ``fingerprint`` identifies the data it was fitted on and ``data_version`` the study
+    version at that time. Deleted with its study.
+    """
+
+    __tablename__ = "model_states"
+
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True)
+    surrogate: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(256))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    data_version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

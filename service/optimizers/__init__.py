@@ -1,45 +1,59 @@
-"""Optimizer policies: encoded study history in, batches of encoded points out.
+"""Optimizer policies and the surrogates behind them.
 
-``get_policy("random")`` is the scrambled-Sobol policy, ``get_policy("gp")`` the GP policy,
-``get_policy("lla")`` the linearised-Laplace neural-network policy (both imported lazily:
-BoTorch is only loaded when a model policy is first asked for).
+``get_policy("random")`` is the scrambled-Sobol policy; every other name is a registered
+:class:`Surrogate` served by the one :class:`ModelBasedPolicy`. Surrogates are registered
+here, one line each; their modules (and BoTorch) are imported only when first used.
 """
 
-from service.optimizers.base import (
-    Policy,
-    PredictionUnavailable,
-    SuggestRequest,
-    Suggestion,
-    available_policies,
+from service.optimizers.base import Policy, Prediction, PredictionUnavailable, SuggestRequest, Suggestion
+from service.optimizers.lla_options import LLAOptions
+from service.optimizers.registry import (
+    describe_surrogates,
     get_policy,
-    register_policy,
+    prediction_policy,
+    register_surrogate,
+    surrogate_entry,
+    surrogate_names,
+    unregister_surrogate,
+    validate_surrogate_options,
 )
 from service.optimizers.sobol import SobolPolicy
+from service.optimizers.surrogate import FittedSurrogate, Surrogate
+from service.optimizers.surrogate_state import SurrogateState
 
 
-def _gp_policy() -> Policy:
-    from service.optimizers.gp import GPPolicy
+def _gp():
+    from service.optimizers.gp import GPSurrogate
 
-    return GPPolicy()
-
-
-def _lla_policy() -> Policy:
-    from service.optimizers.lla import LLAPolicy
-
-    return LLAPolicy()
+    return GPSurrogate()
 
 
-register_policy("random", SobolPolicy)
-register_policy("gp", _gp_policy)
-register_policy("lla", _lla_policy)
+def _lla():
+    from service.optimizers.lla import LLASurrogate
+
+    return LLASurrogate()
+
+
+register_surrogate("gp", _gp, description="Gaussian process (BoTorch SingleTaskGP / MixedSingleTaskGP)")
+register_surrogate("lla", _lla, options_model=LLAOptions,
+                   description="linearised Laplace approximation of an MLP (bdl_core)")
 
 __all__ = [
+    "FittedSurrogate",
     "Policy",
+    "Prediction",
     "PredictionUnavailable",
     "SobolPolicy",
     "SuggestRequest",
     "Suggestion",
-    "available_policies",
+    "Surrogate",
+    "SurrogateState",
+    "describe_surrogates",
     "get_policy",
-    "register_policy",
+    "prediction_policy",
+    "register_surrogate",
+    "surrogate_entry",
+    "surrogate_names",
+    "unregister_surrogate",
+    "validate_surrogate_options",
 ]

@@ -1,20 +1,21 @@
 """The optimizer-policy interface: a request in, a batch of encoded points out.
 
-In the spirit of OSS Vizier's policies and BoTorch's small interfaces: a policy is a
-stateless-looking object (it may keep a bounded warm-start cache keyed by study) that
-turns the encoded history of a study into ``count`` new encoded points. The study
-service owns persistence, encoding and orientation; policies only see tensors.
+In the spirit of OSS Vizier's policies and BoTorch's small interfaces: a policy turns the
+encoded history of a study (and the state its last fit left, see ``surrogate_state``) into
+``count`` new encoded points. The study service owns persistence, encoding and orientation;
+policies only see tensors and hold no per-study state.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import Tensor
 
+from service.optimizers.surrogate_state import SurrogateState
 from service.space.search_space import SearchSpace
 
 MAX_COUNT = 64
@@ -41,9 +42,9 @@ class SuggestRequest:
         seed: study seed.
         n_suggested: number of trials ever created in the study (Sobol sequence index).
         n_initial: initial-design size.
-        cache_key: study id; lets a policy keep warm-start state between calls.
-        surrogate_options: the study's ``surrogate_options`` (policy-specific, already
-            validated by the caller; the Sobol and GP policies ignore them).
+        cache_key: study id (used in log messages).
+        surrogate_options: the study's ``surrogate_options`` (surrogate-specific, already
+            validated by the caller through the surrogate registry).
     """
 
     space: SearchSpace
@@ -86,65 +87,59 @@ class Suggestion:
 
     Attributes:
         X: ``(count, D)`` encoded, canonicalized points inside ``space.bounds()``.
-        policy: which policy actually produced them, e.g. ``"sobol"``, ``"gp"``,
-            ``"gp->sobol-fallback"``.
-        info: diagnostics, e.g. ``{"fit_seconds": .., "acq_seconds": .., "fallback_reason": ..}``.
+        policy: which policy produced them, e.g. ``"sobol"``, ``"gp"``, ``"gp->sobol-fallback"``.
+        info: diagnostics, e.g. ``{"fit_seconds": .., "acq_seconds": .., "phase": ..}``.
+        fallback_reason: set when the model failed and the points are the Sobol fallback.
+        state: the surrogate state to keep for the next call (None: nothing to keep).
     """
 
     X: Tensor
     policy: str
     info: dict[str, Any] = field(default_factory=dict)
+    fallback_reason: str | None = None
+    state: SurrogateState | None = None
+
+    @property
+    def fell_back(self) -> bool:
+        """True when the model failed and the points come from the Sobol fallback."""
+        return self.fallback_reason is not None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Posterior of the latent objective at some points.
+
+    Attributes:
+        mean: ``(k,)`` posterior mean (units of ``SuggestRequest.y``, maximisation-oriented).
+        sd: ``(k,)`` posterior standard deviation.
+        state: the surrogate state after the fit (None: nothing to keep).
+    """
+
+    mean: Tensor
+    sd: Tensor
+    state: SurrogateState | None = None
 
 
 class Policy(ABC):
-    """An optimizer policy (see module docstring)."""
+    """An optimizer policy: encoded history (and the last fitted state) in, points out.
+
+    Policies keep no per-study state of their own: whatever a fit should start from comes
+    in as ``warm`` and goes out as ``Suggestion.state``; the caller persists it.
+    """
 
     name: str = "policy"
 
     @abstractmethod
-    def suggest(self, request: SuggestRequest) -> Suggestion:
-        """Propose ``request.count`` new points; ``Suggestion.X`` has shape ``(count, D)``."""
+    def suggest(self, request: SuggestRequest, warm: SurrogateState | None = None) -> Suggestion:
+        """Propose ``request.count`` new points; ``Suggestion.X`` has shape ``(count, D)``.
 
-    def predict(self, request: SuggestRequest, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Posterior of the latent objective at encoded points.
+        Never raises for data problems: a failed model ends in a Sobol fallback.
+        """
 
-        Args:
-            request: the study's data (``count`` etc. are ignored).
-            X: ``(k, D)`` encoded points.
-
-        Returns:
-            ``(mean, sd)``, each ``(k,)``, in the units of ``request.y`` (maximisation-oriented;
-            the caller flips the sign of the mean for "minimize").
+    @abstractmethod
+    def predict(self, request: SuggestRequest, X: Tensor, warm: SurrogateState | None = None) -> Prediction:
+        """Posterior of the latent objective at ``X`` ``(k, D)`` encoded points.
 
         Raises:
-            PredictionUnavailable: the policy has no model (default) or cannot fit one.
+            PredictionUnavailable: the policy has no model or cannot fit one.
         """
-        raise PredictionUnavailable(f"policy '{self.name}' has no predictive model")
-
-
-_REGISTRY: dict[str, Callable[[], Policy]] = {}
-_INSTANCES: dict[str, Policy] = {}
-
-
-def register_policy(surrogate: str, factory: Callable[[], Policy]) -> None:
-    """Register a policy factory under a surrogate name (replaces an existing one)."""
-    _REGISTRY[surrogate] = factory
-    _INSTANCES.pop(surrogate, None)
-
-
-def get_policy(surrogate: str) -> Policy:
-    """The (process-wide, shared) policy instance for a surrogate name.
-
-    Raises:
-        ValueError: unknown surrogate name.
-    """
-    if surrogate not in _REGISTRY:
-        raise ValueError(f"unknown surrogate '{surrogate}' (known: {sorted(_REGISTRY)})")
-    if surrogate not in _INSTANCES:
-        _INSTANCES[surrogate] = _REGISTRY[surrogate]()
-    return _INSTANCES[surrogate]
-
-
-def available_policies() -> list[str]:
-    """Registered surrogate names."""
-    return sorted(_REGISTRY)

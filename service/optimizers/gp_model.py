@@ -33,8 +33,8 @@ from gpytorch.constraints import GreaterThan
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-from service.optimizers.warm_start_cache import (
-    WarmState,
+from service.optimizers.surrogate_state import (
+    SurrogateState,
     data_fingerprint,
     load_parameters,
     snapshot_parameters,
@@ -128,10 +128,10 @@ def numerical_settings(safe: bool) -> Iterator[None]:
 def fit_gp(
     space: SearchSpace,
     data: GPData,
-    warm: WarmState | None = None,
+    warm: SurrogateState | None = None,
     safe: bool = False,
     maxiter: int | None = None,
-) -> tuple[SingleTaskGP, WarmState, dict]:
+) -> tuple[SingleTaskGP, SurrogateState, dict]:
     """Build and fit a GP, warm-started from ``warm`` when it fits this model kind.
 
     Args:
@@ -154,7 +154,7 @@ def fit_gp(
     model = build_gp(space, data, safe=safe)
     warm_started = False
     if warm is not None and warm.kind == kind and not safe:
-        warm_started = load_parameters(model, warm.state)
+        warm_started = load_parameters(model, warm.tensors)
     n_fitted = data.n
     skipped = False
     if warm_started and warm is not None:
@@ -175,8 +175,8 @@ def fit_gp(
             )
     model.eval()
     _check_finite(model)
-    state = WarmState(
-        kind=kind, state=snapshot_parameters(model), fingerprint=fingerprint, n_fitted=n_fitted
+    state = SurrogateState(
+        kind=kind, tensors=snapshot_parameters(model), fingerprint=fingerprint, n_fitted=n_fitted
     )
     info = {
         "fit_seconds": time.perf_counter() - start,

@@ -1,71 +1,49 @@
-"""Linearised-Laplace (LLA) policy: the GP policy's loop with a neural-network surrogate.
+"""The linearised-Laplace (LLA) surrogate (``surrogate: "lla"``): a neural network as a GP.
 
-Everything except the model is the GP policy's: the Sobol initial design, qLogNEI over
-the encoded box with pending points (``acquisition.propose_batch``), rounding of
-integers/categoricals, de-duplication, Sobol filling, the ``safe`` retry and the Sobol
-fallback (``policy="lla->sobol-fallback"``), and ``predict``. This class only overrides
-how the model is obtained (``_fitted_model``):
+Fitting is ``bdl_core.bo.fit_lla_model`` (MAP training with marginal-likelihood tuning, then
+the linearised Laplace posterior; Kristiadi et al. 2023). What is kept between calls
+(:class:`SurrogateState`) is the whole fitted model in compact form: network weights, tuned
+hyperparameters, prior mean and the training data it saw. From it:
 
-* one cached fitted :class:`bdl_core.bo.LLAModel` per study (``cache_key``), reused as is
-  while the observations are unchanged (e.g. a suggest with new pending trials only, or
-  ``predict`` after ``suggest``): no refit, the posterior's factorisation is reused;
-* when the observations only grew (every cached row is still there), the new fit is
-  warm-started from the cached network and hyperparameters (``warm_epochs`` Adam steps
-  instead of ``epochs``); otherwise (other data, other options, ``safe``) it starts cold;
-* categorical columns are one-hot encoded inside the model (``InputEncoder``); integer
-  columns are relaxed to the unit interval and rounded by the shared acquisition code.
+* when the observations are unchanged (a suggest with new pending trials only, or ``predict``
+  after ``suggest``) the model is restored without training
+  (``bdl_core.bo.assemble_lla_model``: bit-identical to the fitted one, so every process gives
+  the same answer); a process keeps restored models in a small cache keyed by the state's token;
+* when the observations only grew (every fitted row is still there) the new fit is
+  warm-started from it (``warm_epochs`` Adam steps instead of ``epochs``);
+* otherwise (other data, other options, ``safe``) the fit starts cold.
 
-Known observation-noise variances are not used: the LLA infers one homoskedastic noise
-level by the marginal likelihood (with a floor).
-
-Options: the study's ``surrogate_options`` (``request.surrogate_options``, validated by
-:class:`LLAOptions` when the study was created) configure the network and its training;
-a request without options uses the policy's defaults.
+Categorical columns are one-hot encoded inside the model (``InputEncoder``); integer columns
+are relaxed to the unit interval and rounded by the shared acquisition code. Known
+observation-noise variances are not used: the LLA infers one homoskedastic noise level by the
+marginal likelihood (with a floor).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-from typing import Any
+import threading
+from collections import Counter, OrderedDict
 
 import torch
+from pydantic import BaseModel
 from torch import Tensor
 
-from bdl_core.bo import InputEncoder, LLAConfig, LLAModel, fit_lla_model
-from service.optimizers.acquisition import AcquisitionOptions
-from service.optimizers.base import SuggestRequest, Suggestion
-from service.optimizers.gp import GPPolicy
+from bdl_core.bo import InputEncoder, LLAConfig, LLAHyperparameters, LLAModel, TangentMLP, assemble_lla_model, fit_lla_model
+
 from service.optimizers.gp_model import GPData
 from service.optimizers.lla_options import LLAOptions
-from service.optimizers.warm_start_cache import data_fingerprint
+from service.optimizers.surrogate import FittedSurrogate, Surrogate
+from service.optimizers.surrogate_state import SurrogateState, data_fingerprint, digest_bytes
+from service.space.search_space import SearchSpace
 
-# qLogNEI budget: the GP's. A smaller multi-start (4 restarts, 256 raw samples, 60
-# iterations) was tried to save time and cost optimisation quality: Hartmann6 median
-# regret after 60 evaluations, seeds 0-4, 0.204 with it vs 0.038 with the GP's budget.
-LLA_ACQUISITION = AcquisitionOptions()
-
-
-@dataclass(frozen=True)
-class CachedLLA:
-    """A study's last fitted model (stored in the policy's LRU ``cache``).
-
-    Attributes:
-        kind: the configuration and input layout it was fitted with.
-        fingerprint: digest of the (X, y) it was fitted on.
-        model: the fitted model (immutable).
-    """
-
-    kind: tuple
-    fingerprint: str
-    model: LLAModel
+RESTORED_CACHE_SIZE = 16
 
 
 def only_grew(old_X: Tensor, old_y: Tensor, X: Tensor, y: Tensor) -> bool:
     """True when every row of (old_X, old_y) occurs in (X, y) (as a multiset, any order).
 
     Args:
-        old_X: (m, D), old_y: (m,) the data of the cached fit.
+        old_X: (m, D), old_y: (m,) the data of the previous fit.
         X: (n, D), y: (n,) the current data.
     """
     if old_X.shape[0] > X.shape[0] or old_X.shape[1] != X.shape[1]:
@@ -79,52 +57,87 @@ def only_grew(old_X: Tensor, old_y: Tensor, X: Tensor, y: Tensor) -> bool:
     return all(new[r] >= c for r, c in old.items())
 
 
-class LLAPolicy(GPPolicy):
-    """BO with a linearised-Laplace neural network (see module docstring).
-
-    Args:
-        acquisition_options: budget of the qLogNEI optimisation.
-        cache_capacity: number of studies whose fitted model is kept.
-        default_options: options used when a request carries none.
-    """
+class LLASurrogate(Surrogate):
+    """LLA of an MLP (see module docstring); options: :class:`LLAOptions`."""
 
     name = "lla"
+    options_model = LLAOptions
 
-    def __init__(self, acquisition_options: AcquisitionOptions = LLA_ACQUISITION, cache_capacity: int = 32,
-                 default_options: LLAOptions | None = None) -> None:
-        super().__init__(acquisition_options, cache_capacity)
-        self.default_options = default_options or LLAOptions()
+    def __init__(self) -> None:
+        self._restored: OrderedDict[str, LLAModel] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def options_for(self, request: SuggestRequest) -> LLAOptions:
-        """The study's options (``request.surrogate_options``) or, when it has none, the defaults."""
-        raw = request.surrogate_options
-        return LLAOptions.model_validate(raw) if raw else self.default_options
-
-    def _fitted_model(self, request: SuggestRequest, data: GPData, safe: bool) -> tuple[LLAModel, dict[str, Any]]:
-        config: LLAConfig = self.options_for(request).to_config(safe=safe)
-        space = request.space
-        kind = (config, space.dim, tuple(sorted(space.n_choices.items())))
+    def fit(self, space: SearchSpace, data: GPData, *, options: BaseModel | None,
+            warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
+        """See :meth:`Surrogate.fit`."""
+        options = options if isinstance(options, LLAOptions) else LLAOptions()
+        config = options.to_config(safe=safe)
+        encoder = InputEncoder(space.dim, space.n_choices, config.input_embedding)
+        layout = repr((config, space.dim, tuple(sorted(space.n_choices.items()))))
+        kind = f"lla-{digest_bytes(layout.encode())}"
         fingerprint = data_fingerprint(data.X, data.y)
-        cached = None if safe else self.cache.get(request.cache_key)
-        if cached is not None and cached.kind == kind and cached.fingerprint == fingerprint:
-            model = cached.model
-            return model, {"fit_seconds": 0.0, "fit_skipped": True, "warm_started": False,
-                           "regime": model.info["regime"]}
-        warm = None
-        if cached is not None and cached.kind == kind:
-            old = cached.model
-            if only_grew(old.train_X, old.train_Y.reshape(-1), data.X, data.y):
-                warm = old
-        seed = int(request.seed) + (1 if safe else 0)
-        model = fit_lla_model(data.X, data.y, InputEncoder(space.dim, space.n_choices, config.input_embedding), config, warm=warm, seed=seed)
-        if not safe:
-            self.cache.put(request.cache_key, CachedLLA(kind, fingerprint, model))  # type: ignore[arg-type]
+        previous = None
+        if warm is not None and warm.kind == kind and not safe:
+            previous = self.restore(warm, config, encoder)
+            if warm.fingerprint == fingerprint:
+                info = {"fit_seconds": 0.0, "fit_skipped": True, "warm_started": False,
+                        "regime": previous.info["regime"]}
+                return FittedSurrogate(model=previous, state=warm, info=info)
+            if not only_grew(previous.train_X, previous.train_Y.reshape(-1), data.X, data.y):
+                previous = None
+        model = fit_lla_model(data.X, data.y, encoder, config, warm=previous, seed=seed + (1 if safe else 0))
         info = {key: model.info[key] for key in ("fit_seconds", "warm_started", "regime", "noise_sd")}
         info["fit_skipped"] = False
-        return model, info
+        if safe:
+            return FittedSurrogate(model=model, state=None, info=info)
+        state = to_state(model, kind, fingerprint)
+        self.remember(state.token, model)
+        return FittedSurrogate(model=model, state=state, info=info)
 
-    def _sobol(self, request: SuggestRequest, policy: str, info: dict) -> Suggestion:
-        """The GP policy's Sobol draw, with the fallback labelled ``lla->sobol-fallback``."""
-        if policy.startswith("gp->"):
-            policy = f"{self.name}->" + policy.removeprefix("gp->")
-        return super()._sobol(request, policy, info)
+    def restore(self, state: SurrogateState, config: LLAConfig, encoder: InputEncoder) -> LLAModel:
+        """The model a state describes (from this process's cache when restored before)."""
+        with self._lock:
+            model = self._restored.get(state.token)
+            if model is not None:
+                self._restored.move_to_end(state.token)
+                return model
+        model = from_state(state, config, encoder)
+        self.remember(state.token, model)
+        return model
+
+    def remember(self, token: str, model: LLAModel) -> None:
+        """Keep a fitted or restored model under its state's token (bounded LRU)."""
+        with self._lock:
+            self._restored[token] = model
+            self._restored.move_to_end(token)
+            while len(self._restored) > RESTORED_CACHE_SIZE:
+                self._restored.popitem(last=False)
+
+
+def to_state(model: LLAModel, kind: str, fingerprint: str) -> SurrogateState:
+    """The compact state of a fitted model."""
+    tensors: dict[str, Tensor] = {f"net.{k}": v for k, v in model.net.state_dict().items()}
+    tensors["hypers.log_prior"] = model.hypers.log_prior
+    tensors["hypers.log_sigma"] = model.hypers.log_sigma.reshape(1)
+    tensors["train_X"] = model.train_X
+    tensors["train_Y"] = model.train_Y
+    for i, mean in enumerate(model.prior_mean or []):
+        tensors[f"prior_mean.{i}"] = mean
+    meta = {"fit_seconds": model.info.get("fit_seconds"), "warm_started": model.info.get("warm_started"),
+            "steps": model.info.get("steps")}
+    return SurrogateState(kind=kind, tensors={k: v.detach().cpu().clone() for k, v in tensors.items()},
+                          fingerprint=fingerprint, n_fitted=int(model.train_X.shape[0]), meta=meta)
+
+
+def from_state(state: SurrogateState, config: LLAConfig, encoder: InputEncoder) -> LLAModel:
+    """Restore the ``LLAModel`` that :func:`to_state` saved (no training; bit-identical)."""
+    t = state.tensors
+    train_X = t["train_X"]
+    with torch.random.fork_rng(devices=[]):
+        net = TangentMLP(encoder.out_features, config.width, config.depth, config.activation,
+                         dtype=train_X.dtype, device=train_X.device)
+    net.load_state_dict({k.removeprefix("net."): v for k, v in t.items() if k.startswith("net.")})
+    hypers = LLAHyperparameters(t["hypers.log_prior"].clone(), t["hypers.log_sigma"].reshape(()).clone())
+    n_means = sum(1 for k in t if k.startswith("prior_mean."))
+    prior_mean = [t[f"prior_mean.{i}"].clone() for i in range(n_means)] or None
+    return assemble_lla_model(net, encoder, hypers, train_X, t["train_Y"], config, dict(state.meta), prior_mean)

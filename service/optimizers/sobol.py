@@ -12,7 +12,8 @@ import torch
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
-from service.optimizers.base import Policy, SuggestRequest, Suggestion
+from service.optimizers.base import Policy, Prediction, PredictionUnavailable, SuggestRequest, Suggestion
+from service.optimizers.surrogate_state import SurrogateState
 from service.optimizers.distinct_points import is_duplicate, select_distinct
 from service.space.search_space import SearchSpace
 
@@ -70,7 +71,7 @@ class SobolPolicy(Policy):
 
     name = "sobol"
 
-    def suggest(self, request: SuggestRequest) -> Suggestion:
+    def suggest(self, request: SuggestRequest, warm: SurrogateState | None = None) -> Suggestion:
         """``request.count`` Sobol points continuing the sequence at ``request.n_suggested``."""
         avoid = torch.cat([request.X, request.pending.to(request.X)])
         X = draw_sobol(
@@ -83,3 +84,7 @@ class SobolPolicy(Policy):
             device=request.X.device,
         )
         return Suggestion(X=X, policy=self.name, info={"sobol_start": request.n_suggested})
+
+    def predict(self, request: SuggestRequest, X: Tensor, warm: SurrogateState | None = None) -> Prediction:
+        """Random search has no model (``predict`` of a random study uses the registry's GP)."""
+        raise PredictionUnavailable("the random policy has no predictive model")

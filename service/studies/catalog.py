@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from service.db import Database
 from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
+from service.studies.model_states import delete_model_states
 from service.studies.records import load_study, trial_counts
 from service.studies.spec import StudySpec
 from service.studies.views import Page, Study
@@ -73,5 +74,6 @@ def delete_study(db: Database, study_id: str, *, owner: str | None = None) -> No
     """Delete a study and all its trials (NotFoundError when absent or not ``owner``'s)."""
     with db.write() as session:
         load_study(session, study_id, owner=owner, lock=True)
+        delete_model_states(session, study_id)
         session.execute(delete(TrialRecord).where(TrialRecord.study_id == study_id))
         session.execute(delete(StudyRecord).where(StudyRecord.id == study_id))

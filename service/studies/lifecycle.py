@@ -7,7 +7,7 @@ from datetime import timedelta
 from service.db import Database
 from service.db.types import utcnow
 from service.studies.errors import ConflictError
-from service.studies.records import load_study, load_trial
+from service.studies.records import bump_version, load_study, load_trial
 from service.studies.views import Trial
 
 _OPEN = ("pending", "expired")
@@ -25,6 +25,7 @@ def fail(db: Database, study_id: str, trial_id: str, reason: str | None = None, 
         record.completed_at = utcnow()
         record.lease_expires_at = None
         session.flush()
+        bump_version(session, study_id)
         return Trial.from_record(record)
 
 
@@ -39,6 +40,7 @@ def abandon(db: Database, study_id: str, trial_id: str, *, owner: str | None = N
         record.completed_at = utcnow()
         record.lease_expires_at = None
         session.flush()
+        bump_version(session, study_id)
         return Trial.from_record(record)
 
 
@@ -54,6 +56,7 @@ def heartbeat(db: Database, study_id: str, trial_id: str, *, owner: str | None =
         now = utcnow()
         if record.state == "pending" and record.lease_expires_at is not None and record.lease_expires_at < now:
             record.state = "expired"
+            bump_version(session, study_id)
             session.commit()
             raise ConflictError(f"trial '{trial_id}' lease expired; it can still be observed but not extended")
         if record.state != "pending":

@@ -11,7 +11,7 @@ from service.db.types import utcnow
 from service.space.search_space import SpaceError
 from service.studies.catalog import new_id
 from service.studies.errors import ConflictError, InvalidInputError
-from service.studies.records import load_study, load_trial
+from service.studies.records import bump_version, load_study, load_trial
 from service.studies.training_data import search_space
 from service.studies.views import Trial
 
@@ -104,4 +104,5 @@ def observe(
         record.completed_at = now
         record.lease_expires_at = None
         session.flush()
+        bump_version(session, study_id)
         return Trial.from_record(record)

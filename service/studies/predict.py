@@ -1,30 +1,50 @@
-"""Surrogate predictions at client-given points, in the objective's units."""
+"""Surrogate predictions at client-given points, in the objective's units.
+
+The data and the stored surrogate state are read in a short transaction, the model is fitted
+(or restored) with no transaction open, and a new state is saved in another short one.
+A ``random`` study has no model: its predictions come from the GP surrogate fitted on its data
+(``registry.RANDOM_PREDICTION_SURROGATE``), and the answer names the surrogate used.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from service.db import Database
-from service.optimizers.base import PredictionUnavailable, get_policy
+from service.optimizers import PredictionUnavailable, prediction_policy
 from service.space.search_space import SpaceError
-from service.studies.errors import ConflictError, InvalidInputError
+from service.studies.errors import ConflictError, InvalidInputError, NotFoundError
+from service.studies.model_states import load_model_state, save_model_state
 from service.studies.records import load_study, trials_in_state
 from service.studies.training_data import build_request, orientation
 
 MIN_OBSERVATIONS = 2
 
 
+@dataclass(frozen=True)
+class PredictionResult:
+    """Posterior of the objective at the requested points.
+
+    Attributes:
+        objective: the objective's name.
+        surrogate: the surrogate that produced the prediction.
+        mean, sd: one value per point, in the objective's units.
+    """
+
+    objective: str
+    surrogate: str
+    mean: list[float]
+    sd: list[float]
+
+
 def predict(
     db: Database, study_id: str, points: Sequence[Mapping[str, Any]], *, owner: str | None = None
-) -> tuple[str, list[float], list[float]]:
-    """Posterior mean and standard deviation of the objective at ``points``.
-
-    Studies with the random surrogate get the GP's prediction (random search has no model).
-    Returns (objective name, means, standard deviations).
-    """
+) -> PredictionResult:
+    """Posterior mean and standard deviation of the objective at ``points``."""
     with db.read() as session:
         study = load_study(session, study_id, owner=owner)
         completed = trials_in_state(session, study_id, "completed")
@@ -35,17 +55,26 @@ def predict(
         request = build_request(study, completed, [], 1)
         sign = orientation(study)
         objective = study.objectives[0]["name"]
-        surrogate = study.surrogate
+        surrogate, policy = prediction_policy(study.surrogate)
+        warm = load_model_state(session, study_id, surrogate)
+        version = study.version
     rows = []
     for index, point in enumerate(points):
         try:
             rows.append(request.space.encode(point))
         except SpaceError as error:
             raise InvalidInputError(f"points[{index}]: {error}", field=f"points.{index}") from error
-    X = torch.stack(rows)
-    policy = get_policy("gp" if surrogate == "random" else surrogate)
     try:
-        mean, sd = policy.predict(request, X)
+        prediction = policy.predict(request, torch.stack(rows), warm)
     except PredictionUnavailable as error:
         raise ConflictError(f"the surrogate cannot predict for study '{study_id}' right now: {error}") from error
-    return objective, [sign * float(m) for m in mean], [float(s) for s in sd]
+    if prediction.state is not None and prediction.state is not warm:
+        try:
+            with db.write() as session:
+                load_study(session, study_id)
+                save_model_state(session, study_id, surrogate, prediction.state, version)
+        except NotFoundError:  # deleted meanwhile: the prediction stands, the state goes
+            pass
+    return PredictionResult(
+        objective, surrogate, [sign * float(m) for m in prediction.mean], [float(s) for s in prediction.sd]
+    )

@@ -41,8 +41,18 @@ def load_trial(session: Session, study_id: str, trial_id: str, *, lock: bool = F
     return record
 
 
+def bump_version(session: Session, study_id: str) -> None:
+    """Count a change to the study's trials (one atomic ``version = version + 1``)."""
+    session.execute(
+        update(StudyRecord)
+        .where(StudyRecord.id == study_id)
+        .values(version=StudyRecord.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def expire_leases(session: Session, study_id: str, now: datetime) -> int:
-    """Mark pending trials whose lease ran out as expired; returns how many."""
+    """Mark pending trials whose lease ran out as expired (bumping the study version); returns how many."""
     result = session.execute(
         update(TrialRecord)
         .where(
@@ -53,7 +63,10 @@ def expire_leases(session: Session, study_id: str, now: datetime) -> int:
         .values(state="expired")
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    expired = int(result.rowcount or 0)
+    if expired:
+        bump_version(session, study_id)
+    return expired
 
 
 def trial_counts(session: Session, study_ids: list[str]) -> dict[str, dict[str, int]]:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from service.optimizers.lla_options import LLAOptions
+from service.optimizers import describe_surrogates, surrogate_names, validate_surrogate_options
 from service.space.params import MAX_PARAMETERS, MIN_PARAMETERS, Parameter, validate_parameter_list
 
-SURROGATES = ("gp", "random", "lla")
 MAX_LEASE_SECONDS = 30 * 24 * 3600
+
+
+def _surrogate_schema(schema: dict[str, Any]) -> None:
+    """The registered surrogate names as the JSON-schema enum of ``surrogate``."""
+    schema["enum"] = surrogate_names()
+    schema["description"] = "; ".join(f"{k}: {v}" for k, v in describe_surrogates().items())
 
 
 class Objective(BaseModel):
@@ -33,7 +38,8 @@ class StudySpec(BaseModel):
         list[Parameter], Field(json_schema_extra={"minItems": MIN_PARAMETERS, "maxItems": MAX_PARAMETERS})
     ]
     objectives: Annotated[list[Objective], Field(json_schema_extra={"minItems": 1, "maxItems": 1})]
-    surrogate: Literal["gp", "random", "lla"] = "gp"
+    # Any registered surrogate (service.optimizers.registry); the schema lists them when generated.
+    surrogate: Annotated[str, Field(json_schema_extra=_surrogate_schema)] = "gp"
     surrogate_options: dict[str, Any] = Field(default_factory=dict)
     initial_design_size: Annotated[int, Field(ge=1, le=10_000)] | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
@@ -56,22 +62,21 @@ class StudySpec(BaseModel):
             )
         return value
 
-    @field_validator("surrogate_options")
+    @field_validator("surrogate")
     @classmethod
-    def _lla_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        """For "lla", validate against ``LLAOptions`` (errors located at surrogate_options.<field>)."""
-        if info.data.get("surrogate") == "lla":
-            LLAOptions.model_validate(value)
+    def _surrogate(cls, value: str) -> str:
+        if value not in surrogate_names():
+            raise ValueError(f"unknown surrogate '{value}'; registered: {surrogate_names()}")
         return value
 
-    @model_validator(mode="after")
-    def _options(self) -> StudySpec:
-        if self.surrogate in ("gp", "random") and self.surrogate_options:
-            raise ValueError(
-                f"surrogate_options are not accepted for surrogate '{self.surrogate}' "
-                f"(got keys {sorted(self.surrogate_options)})"
-            )
-        return self
+    @field_validator("surrogate_options")
+    @classmethod
+    def _surrogate_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Validated by the surrogate's options model (errors located at surrogate_options.<field>)."""
+        surrogate = info.data.get("surrogate")
+        if surrogate is None:  # the surrogate itself was invalid: reported there
+            return value
+        return validate_surrogate_options(surrogate, value)
 
     def default_initial_design_size(self) -> int:
         """max(5, 2 d), the size used when the client gives none."""

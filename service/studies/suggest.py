@@ -1,70 +1,165 @@
-"""Suggest new trials: one serialised write transaction per call.
+"""Suggest new trials: snapshot, compute without any lock held, commit if nothing moved.
 
-The study row is locked (PostgreSQL ``FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``) for the whole
-call, so two concurrent suggests see each other's pending trials and never hand out one point
-twice. Expired leases are settled first, so only live pending trials steer the acquisition.
+1. **Snapshot** (a short read transaction): the study, its completed trials, its live pending
+   trials (lease not run out), the surrogate's stored state, and ``next_trial_number``.
+2. **Compute** (no transaction, no database lock): the policy fits its surrogate (warm-started
+   from the stored state) and optimises the acquisition. Other studies' reads and writes, and
+   this study's observes, proceed meanwhile, on SQLite as on PostgreSQL.
+3. **Commit** (a short write transaction; the study row is locked: ``FOR UPDATE`` on
+   PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): when no trial was created since the snapshot
+   (``next_trial_number`` unchanged), every trial the new points could collide with was
+   already observed or pending in the snapshot, so the points are stored as they are. A trial
+   that was observed, failed, abandoned or expired meanwhile changes nothing that matters: it
+   was accounted for as pending. When trials were created meanwhile (another process's
+   suggest, an outside observation), the suggest starts over from a fresh snapshot; the
+   surrogate state saved by the first round makes the refit free when the observations did
+   not change. After ``MAX_ROUNDS`` rounds the last points are committed with any collision
+   with the new trials replaced by fresh Sobol points, so a suggest always ends.
+
+The fitted state is saved with the new trials (and also when a round must start over), with
+the study version it was fitted at.
+
+Why no database lock during the compute: on SQLite any write lock is a lock on the whole
+database, and on PostgreSQL an advisory or row lock pins a pooled connection for the length of
+a fit. Within one process, :func:`~service.studies.compute_locks.study_compute_lock`
+serialises the compute per study, so two suggests on one study never both fit for nothing;
+across processes the version check above keeps every guarantee (no duplicate points, pending
+points steer the acquisition, nothing lost), at the price of a repeated acquisition when two
+processes suggest on one study at the same moment.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
+
+import torch
+from sqlalchemy import select
 
 from service.db import Database
 from service.db.models import TrialRecord
 from service.db.types import utcnow
 from service.observability.metrics import FIT_FAILURES, SUGGEST_SECONDS
-from service.optimizers.base import get_policy
+from service.optimizers import SuggestRequest, Suggestion, SurrogateState, get_policy
+from service.optimizers.distinct_points import is_duplicate
+from service.optimizers.sobol import draw_sobol
 from service.studies.catalog import new_id
-from service.studies.records import expire_leases, load_study, trials_in_state
+from service.studies.compute_locks import study_compute_lock
+from service.studies.model_states import load_model_state, save_model_state
+from service.studies.records import bump_version, expire_leases, load_study, trials_in_state
 from service.studies.training_data import build_request
 from service.studies.views import Trial
 
 logger = logging.getLogger(__name__)
 
+MAX_ROUNDS = 4
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one suggest round computes from (read in one short transaction)."""
+
+    request: SuggestRequest
+    warm: SurrogateState | None
+    surrogate: str
+    next_trial_number: int
+    version: int
+
 
 def suggest(
     db: Database, study_id: str, *, owner: str | None = None, count: int = 1, client_id: str | None = None
 ) -> list[Trial]:
-    """Create ``count`` pending trials chosen jointly by the study's policy."""
+    """Create ``count`` pending trials chosen jointly by the study's policy (see module docstring)."""
+    with study_compute_lock(study_id):
+        for round_ in range(1, MAX_ROUNDS + 1):
+            snapshot = take_snapshot(db, study_id, owner, count)
+            suggestion = compute(snapshot, study_id)
+            trials = commit(db, study_id, snapshot, suggestion, client_id, final=round_ == MAX_ROUNDS)
+            if trials is not None:
+                return trials
+            logger.info("suggest study=%s: trials were created during round %d; starting over", study_id, round_)
+    raise AssertionError("unreachable: the final round always commits")
+
+
+def take_snapshot(db: Database, study_id: str, owner: str | None, count: int) -> Snapshot:
+    """Read the study's data, live pending trials and stored surrogate state."""
+    with db.read() as session:
+        study = load_study(session, study_id, owner=owner)
+        now = utcnow()
+        completed = trials_in_state(session, study_id, "completed")
+        pending = [
+            t for t in trials_in_state(session, study_id, "pending")
+            if t.lease_expires_at is None or t.lease_expires_at >= now
+        ]
+        request = build_request(study, completed, pending, count)
+        warm = load_model_state(session, study_id, study.surrogate) if study.surrogate != "random" else None
+        return Snapshot(request, warm, study.surrogate, study.next_trial_number, study.version)
+
+
+def compute(snapshot: Snapshot, study_id: str) -> Suggestion:
+    """Run the study's policy on a snapshot (no database access)."""
+    started = time.perf_counter()
+    suggestion = get_policy(snapshot.surrogate).suggest(snapshot.request, snapshot.warm)
+    elapsed = time.perf_counter() - started
+    SUGGEST_SECONDS.labels(snapshot.surrogate).observe(elapsed)
+    if suggestion.fell_back:
+        FIT_FAILURES.labels(snapshot.surrogate).inc()
+        logger.warning("suggest fell back to Sobol for study=%s: %s", study_id, suggestion.fallback_reason)
+    logger.info(
+        "suggest study=%s n=%d pending=%d count=%d policy=%s seconds=%.3f",
+        study_id, snapshot.request.n_observed, snapshot.request.pending.shape[0], snapshot.request.count,
+        suggestion.policy, elapsed,
+    )
+    return suggestion
+
+
+def commit(
+    db: Database, study_id: str, snapshot: Snapshot, suggestion: Suggestion, client_id: str | None, *, final: bool
+) -> list[Trial] | None:
+    """Store the suggested trials, or None when trials were created since the snapshot (not ``final``)."""
+    space = snapshot.request.space
     with db.write() as session:
-        study = load_study(session, study_id, owner=owner, lock=True)
+        study = load_study(session, study_id, lock=True)
+        if suggestion.state is not None:
+            save_model_state(session, study_id, snapshot.surrogate, suggestion.state, snapshot.version)
+        X = suggestion.X
+        if study.next_trial_number != snapshot.next_trial_number:
+            if not final:
+                return None
+            X = _avoid_new_trials(session, study_id, snapshot, X)
         now = utcnow()
         expire_leases(session, study_id, now)
-        completed = trials_in_state(session, study_id, "completed")
-        pending = trials_in_state(session, study_id, "pending")
-        request = build_request(study, completed, pending, count)
-        started = time.perf_counter()
-        suggestion = get_policy(study.surrogate).suggest(request)
-        elapsed = time.perf_counter() - started
-        SUGGEST_SECONDS.labels(study.surrogate).observe(elapsed)
-        if "fallback" in suggestion.policy:
-            FIT_FAILURES.labels(study.surrogate).inc()
-            logger.warning("suggest fell back to Sobol for study=%s: %s", study_id, suggestion.info.get("fallback_reason"))
-        logger.info(
-            "suggest study=%s n=%d pending=%d count=%d policy=%s seconds=%.3f",
-            study_id, len(completed), len(pending), count, suggestion.policy, elapsed,
-        )
-        params = request.space.decode_many(suggestion.X)
         lease_until = now + timedelta(seconds=study.lease_seconds)
         records = []
-        for row in params:
-            records.append(
-                TrialRecord(
-                    id=new_id(),
-                    study_id=study_id,
-                    number=study.next_trial_number,
-                    params=row,
-                    state="pending",
-                    client_id=client_id,
-                    source="suggested",
-                    policy=suggestion.policy,
-                    created_at=now,
-                    lease_expires_at=lease_until,
-                )
-            )
+        for row in space.decode_many(X):
+            records.append(TrialRecord(
+                id=new_id(), study_id=study_id, number=study.next_trial_number, params=row, state="pending",
+                client_id=client_id, source="suggested", policy=suggestion.policy, created_at=now,
+                lease_expires_at=lease_until,
+            ))
             study.next_trial_number += 1
         session.add_all(records)
         session.flush()
+        bump_version(session, study_id)
         return [Trial.from_record(r) for r in records]
+
+
+def _avoid_new_trials(session, study_id: str, snapshot: Snapshot, X: torch.Tensor) -> torch.Tensor:
+    """``X`` with points equal to a trial created since the snapshot replaced by fresh Sobol points."""
+    space = snapshot.request.space
+    new = list(session.scalars(
+        select(TrialRecord).where(TrialRecord.study_id == study_id, TrialRecord.number >= snapshot.next_trial_number)
+    ))
+    if not new:
+        return X
+    taken = space.encode_many([t.params for t in new]).to(X)
+    clash = is_duplicate(X, taken)
+    if not bool(clash.any()):
+        return X
+    request = snapshot.request
+    avoid = torch.cat([request.X, request.pending.to(X), taken, X[~clash]])
+    fill = draw_sobol(space, request.seed, snapshot.next_trial_number + len(new), int(clash.sum()), avoid=avoid,
+                      dtype=X.dtype, device=X.device)
+    return torch.cat([X[~clash], fill])

@@ -1,4 +1,4 @@
-"""GP policy: valid batches, fixed noise, fallbacks, mixed spaces, progress, predict."""
+"""The model-based policy with the GP surrogate: valid batches, fixed noise, fallbacks, mixed spaces, progress, predict."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import torch
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 
 import service.optimizers.gp as gp_module
+import service.optimizers.model_policy as policy_module
 from service.optimizers.base import PredictionUnavailable, SuggestRequest
-from service.optimizers.gp import GPPolicy
+from service.optimizers.gp import GPSurrogate
+from service.optimizers.model_policy import ModelBasedPolicy
 from service.optimizers.sobol import draw_sobol
 from service.space import CategoricalParam, FloatParam, IntParam, SearchSpace
 
@@ -23,6 +25,11 @@ def _quadratic(X: torch.Tensor) -> torch.Tensor:
 
 def _space2() -> SearchSpace:
     return SearchSpace([FloatParam(name="a", low=0, high=1), FloatParam(name="b", low=0, high=1)])
+
+
+def GPPolicy() -> ModelBasedPolicy:
+    """A fresh model-based policy with the GP surrogate."""
+    return ModelBasedPolicy(GPSurrogate())
 
 
 def _request(space, X, y, count=1, pending=None, y_var=None, n_initial=4, key="study", seed=0) -> SuggestRequest:
@@ -99,11 +106,11 @@ def test_failures_fall_back_to_sobol_without_raising(monkeypatch: pytest.MonkeyP
     def boom(*args, **kwargs):
         raise RuntimeError("synthetic failure")
 
-    monkeypatch.setattr(gp_module, target, boom)
+    monkeypatch.setattr(gp_module if target == "fit_gp" else policy_module, target, boom)
     request = _request(space, X, y, count=2)
     suggestion = GPPolicy().suggest(request)
     assert suggestion.policy == "gp->sobol-fallback"
-    assert "synthetic failure" in suggestion.info["fallback_reason"]
+    assert suggestion.fell_back and "synthetic failure" in suggestion.fallback_reason
     assert torch.equal(suggestion.X, draw_sobol(space, 0, request.n_suggested, 2, avoid=X))
 
 
@@ -165,9 +172,11 @@ def test_moves_towards_the_optimum_of_a_quadratic() -> None:
     policy = GPPolicy()
     X, y = _data(space, 5, seed=3)
     initial_regret = -y.max().item()
+    warm = None
     for _ in range(15):
-        s = policy.suggest(_request(space, X, y, n_initial=5, key="quadratic", seed=3))
-        assert s.policy == "gp"
+        s = policy.suggest(_request(space, X, y, n_initial=5, key="quadratic", seed=3), warm)
+        assert s.policy == "gp" and s.state is not None
+        warm = s.state
         X, y = torch.cat([X, s.X]), torch.cat([y, _quadratic(s.X)])
     final_regret = -y.max().item()
     assert final_regret < 1e-3 and final_regret < initial_regret / 20, (initial_regret, final_regret)
@@ -179,11 +188,12 @@ def test_predict_is_confident_at_data_and_uncertain_far_away() -> None:
     y = 10.0 * _quadratic(X) + 5.0
     policy = GPPolicy()
     request = _request(space, X, y)
-    mean, sd = policy.predict(request, X)
+    prediction = policy.predict(request, X)
+    mean, sd = prediction.mean, prediction.sd
     assert mean.shape == (10,) and sd.shape == (10,)
     assert torch.allclose(mean, y, atol=0.05 * y.std().item())
     far = torch.tensor([[1.0, 1.0], [0.95, 0.9]], dtype=F64)
-    _, sd_far = policy.predict(request, far)
+    sd_far = policy.predict(request, far, prediction.state).sd
     assert sd.max() < 0.2 * sd_far.min()
     empty = torch.zeros(0, 2, dtype=F64)
     with pytest.raises(PredictionUnavailable):

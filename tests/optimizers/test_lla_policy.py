@@ -1,4 +1,4 @@
-"""LLA policy: valid batches, the per-study model cache, warm starts, mixed spaces, fallback, predict."""
+"""The model-based policy with the LLA surrogate: valid batches, state and warm starts, restore, mixed spaces, fallback, predict."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import service.optimizers.lla as lla_module
 from service.optimizers import get_policy
 from service.optimizers.acquisition import AcquisitionOptions
 from service.optimizers.base import SuggestRequest
-from service.optimizers.lla import LLAPolicy, only_grew
+from service.optimizers.gp_model import GPData
+from service.optimizers.lla import LLASurrogate, only_grew
 from service.optimizers.lla_options import LLAOptions
+from service.optimizers.model_policy import ModelBasedPolicy
+from service.optimizers.surrogate_state import SurrogateState
 from service.optimizers.sobol import draw_sobol
 from service.space import CategoricalParam, FloatParam, IntParam, SearchSpace
 
@@ -20,8 +23,8 @@ FAST = AcquisitionOptions(num_restarts=2, raw_samples=64, maxiter=20, mc_samples
 SMALL = LLAOptions(width=16, depth=2, epochs=200, warm_epochs=40)
 
 
-def _policy(options: LLAOptions = SMALL) -> LLAPolicy:
-    return LLAPolicy(acquisition_options=FAST, default_options=options)
+def _policy() -> ModelBasedPolicy:
+    return ModelBasedPolicy(LLASurrogate(), acquisition_options=FAST)
 
 
 def _space2() -> SearchSpace:
@@ -29,6 +32,7 @@ def _space2() -> SearchSpace:
 
 
 def _request(space, X, y, count=1, pending=None, key="study", seed=0, **extra) -> SuggestRequest:
+    extra.setdefault("surrogate_options", SMALL.model_dump())
     return SuggestRequest(
         space=space, X=X, y=y, y_var=None,
         pending=torch.zeros(0, space.dim, dtype=F64) if pending is None else pending,
@@ -42,7 +46,8 @@ def _data(space: SearchSpace, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_registered_and_batches_are_distinct_canonical_and_avoid_pending() -> None:
-    assert isinstance(get_policy("lla"), LLAPolicy)
+    policy = get_policy("lla")
+    assert isinstance(policy, ModelBasedPolicy) and isinstance(policy.surrogate, LLASurrogate)
     space = _space2()
     X, y = _data(space, 10)
     pending = draw_sobol(space, seed=1, start=0, count=2)
@@ -56,22 +61,39 @@ def test_registered_and_batches_are_distinct_canonical_and_avoid_pending() -> No
     assert suggestion.info["regime"] == "function" and suggestion.info["fit_seconds"] > 0
 
 
-def test_model_is_cached_per_study_reused_warm_started_or_refitted() -> None:
+def test_state_is_reused_warm_started_or_refitted() -> None:
     space = _space2()
     X, y = _data(space, 10)
     policy = _policy()
-    policy.suggest(_request(space, X, y))
-    first = policy.cache.get("study").model
-    again = policy.suggest(_request(space, X, y, pending=X[:1] * 0.5))  # only pending changed
-    assert again.info["fit_skipped"] and policy.cache.get("study").model is first
+    first = policy.suggest(_request(space, X, y))
+    assert not first.info["fit_skipped"] and first.state is not None
+    again = policy.suggest(_request(space, X, y, pending=X[:1] * 0.5), first.state)  # only pending changed
+    assert again.info["fit_skipped"] and again.state is first.state
     order = torch.randperm(11)
     X2, y2 = torch.cat([X, again.X])[order], torch.cat([y, torch.tensor([-0.3], dtype=F64)])[order]
-    grown = policy.suggest(_request(space, X2, y2))
+    grown = policy.suggest(_request(space, X2, y2), again.state)
     assert grown.info["warm_started"] and not grown.info["fit_skipped"]
-    changed = policy.suggest(_request(space, X2, y2 + 1.0))  # same points, other values
+    changed = policy.suggest(_request(space, X2, y2 + 1.0), grown.state)  # same points, other values
     assert not changed.info["warm_started"] and not changed.info["fit_skipped"]
-    other = policy.suggest(_request(space, X, y, key="other-study"))
-    assert not other.info["warm_started"]
+    cold = policy.suggest(_request(space, X, y, key="other-study"))
+    assert not cold.info["warm_started"]
+
+
+def test_a_stored_state_restores_the_fitted_model_bit_for_bit() -> None:
+    """Another process (a fresh surrogate) restores the same posterior from the state's bytes."""
+    space = _space2()
+    X, y = _data(space, 10)
+    request = _request(space, X, y)
+    data = GPData.from_request(X, y, None)
+    fitted = _policy().fit(request, data, None, False)
+    restored_state = SurrogateState.from_bytes(fitted.state.to_bytes())
+    other = ModelBasedPolicy(LLASurrogate(), acquisition_options=FAST).fit(request, data, restored_state, False)
+    assert other.info["fit_skipped"] and other.model is not fitted.model
+    Z = torch.rand(2, 5, 2, dtype=F64, generator=torch.Generator().manual_seed(3))
+    a, b = fitted.model.posterior(Z), other.model.posterior(Z)
+    assert torch.equal(a.mean, b.mean) and torch.equal(a.variance, b.variance)
+    again = _policy().suggest(request, fitted.state)
+    assert torch.equal(again.X, _policy().suggest(request, restored_state).X)
 
 
 def test_only_grew_compares_rows_as_a_multiset() -> None:
@@ -92,11 +114,10 @@ def test_mixed_space_is_one_hot_encoded_and_rounded() -> None:
     ])
     X = draw_sobol(space, seed=0, start=0, count=12)
     y = -(X[:, 0] - 0.3) ** 2 - (X[:, 1] - 0.5) ** 2 + (X[:, 2] == 1).to(F64)
-    policy = _policy()
-    suggestion = policy.suggest(_request(space, X, y, count=2))
+    suggestion = _policy().suggest(_request(space, X, y, count=2))
     assert suggestion.policy == "lla", suggestion.info
     assert torch.equal(space.canonicalize(suggestion.X), suggestion.X)
-    assert policy.cache.get("study").model.net.layers[0].in_features == 2 * 2 + 3
+    assert suggestion.state.tensors["net.layers.0.weight"].shape[1] == 2 * 2 + 3
 
 
 def test_large_batches_get_a_thompson_tail_from_the_lla_posterior() -> None:
@@ -119,13 +140,14 @@ def test_fit_failure_falls_back_to_sobol(monkeypatch: pytest.MonkeyPatch) -> Non
     X, y = _data(space, 6)
     suggestion = _policy().suggest(_request(space, X, y, count=2))
     assert suggestion.policy == "lla->sobol-fallback"
-    assert "diverged" in suggestion.info["fallback_reason"] and suggestion.X.shape == (2, 2)
+    assert "diverged" in suggestion.fallback_reason and suggestion.X.shape == (2, 2)
 
 
 def test_predict_returns_mean_and_sd_in_target_units() -> None:
     space = _space2()
     X, y = _data(space, 12)
-    mean, sd = _policy().predict(_request(space, X, 100.0 + y), X[:4])
+    prediction = _policy().predict(_request(space, X, 100.0 + y), X[:4])
+    mean, sd = prediction.mean, prediction.sd
     assert mean.shape == (4,) and sd.shape == (4,) and bool((sd > 0).all())
     assert torch.allclose(mean, 100.0 + y[:4], atol=0.05)
 
@@ -133,8 +155,8 @@ def test_predict_returns_mean_and_sd_in_target_units() -> None:
 def test_options_carried_by_the_request_are_used() -> None:
     space = _space2()
     X, y = _data(space, 8)
-    policy = _policy()
     request = _request(space, X, y, surrogate_options={"width": 8, "depth": 1, "epochs": 50})
-    assert policy.suggest(request).policy == "lla"
-    net = policy.cache.get("study").model.net
-    assert len(net.layers) == 2 and net.layers[0].out_features == 8
+    suggestion = _policy().suggest(request)
+    assert suggestion.policy == "lla"
+    weights = [k for k in suggestion.state.tensors if k.startswith("net.") and k.endswith(".weight")]
+    assert len(weights) == 2 and suggestion.state.tensors["net.layers.0.weight"].shape[0] == 8

@@ -9,24 +9,28 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.config import Settings
-from service.optimizers import base, register_policy
+from service.optimizers import register_surrogate, surrogate_entry
 from service.optimizers.acquisition import AcquisitionOptions
-from service.optimizers.lla import LLAPolicy
+from service.optimizers.lla import LLASurrogate
 from service.optimizers.lla_options import LLAOptions
 from service.sdk import Client
 
 
 @pytest.fixture
 def small_lla_policy() -> Iterator[None]:
-    """Serve "lla" with a small network and acquisition budget (test speed), then restore."""
-    original = base._REGISTRY["lla"]
-    options = LLAOptions(width=16, epochs=300, warm_epochs=60)
-    budget = AcquisitionOptions(num_restarts=2, raw_samples=64, maxiter=30, mc_samples=64)
-    register_policy("lla", lambda: LLAPolicy(acquisition_options=budget, default_options=options))
+    """Serve "lla" with a small acquisition budget (test speed), then restore the registration."""
+    original = surrogate_entry("lla")
+
+    class SmallBudgetLLA(LLASurrogate):
+        def acquisition_options(self) -> AcquisitionOptions:
+            return AcquisitionOptions(num_restarts=2, raw_samples=64, maxiter=30, mc_samples=64)
+
+    register_surrogate("lla", SmallBudgetLLA, options_model=LLAOptions)
     try:
         yield
     finally:
-        register_policy("lla", original)
+        register_surrogate("lla", original.factory, options_model=original.options_model,
+                           description=original.description)
 
 
 def test_thirty_trial_loop_with_the_lla_surrogate(sqlite_database, small_lla_policy) -> None:

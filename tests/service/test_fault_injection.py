@@ -102,21 +102,18 @@ def test_dropped_database_connection_gives_503_then_retry_succeeds(fresh_postgre
     app = create_app(Settings(migrate_on_startup=False), database=database)
     import service.studies.suggest as suggest_module
 
-    real_get_policy = suggest_module.get_policy
-    in_policy = threading.Event()
+    real_expire = suggest_module.expire_leases
+    in_transaction = threading.Event()
     slow = {"on": True}
 
-    class SlowPolicy:
-        def __init__(self, inner):
-            self.inner = inner
+    def slow_expire(*args, **kwargs):
+        """Runs inside suggest's commit transaction: the connection is dropped while it is open."""
+        if slow["on"]:
+            in_transaction.set()
+            time.sleep(1.5)
+        return real_expire(*args, **kwargs)
 
-        def suggest(self, request):
-            if slow["on"]:
-                in_policy.set()
-                time.sleep(1.5)  # the connection is dropped while the transaction is open
-            return self.inner.suggest(request)
-
-    monkeypatch.setattr(suggest_module, "get_policy", lambda name: SlowPolicy(real_get_policy(name)))
+    monkeypatch.setattr(suggest_module, "expire_leases", slow_expire)
     database_name = database.url.database
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -125,7 +122,7 @@ def test_dropped_database_connection_gives_503_then_retry_succeeds(fresh_postgre
         result = {}
         thread = threading.Thread(target=lambda: result.update(r=client.post(f"/v1/studies/{sid}/suggest", json={})))
         thread.start()
-        assert in_policy.wait(10)
+        assert in_transaction.wait(10)
         with admin.connect() as connection:
             connection.execute(
                 text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),

@@ -97,5 +97,5 @@ def best_trial(study_id: str, db: DatabaseDep, principal: PrincipalDep) -> Trial
 @router.post("/predict", responses=BODY_RESPONSES)
 def predict_points(study_id: str, body: PredictIn, db: DatabaseDep, principal: PrincipalDep) -> PredictOut:
     """Surrogate mean and standard deviation of the objective at the given points."""
-    objective, mean, sd = predict.predict(db, study_id, body.points, owner=principal.owner_filter())
-    return PredictOut(objective=objective, mean=mean, sd=sd)
+    result = predict.predict(db, study_id, body.points, owner=principal.owner_filter())
+    return PredictOut(objective=result.objective, surrogate=result.surrogate, mean=result.mean, sd=result.sd)

@@ -93,5 +93,8 @@ class PredictOut(BaseModel):
     """Surrogate mean and standard deviation per point, in the objective's units."""
 
     objective: str
+    surrogate: str = Field(
+        description="the surrogate that made the prediction (a 'random' study is predicted by the GP fitted on its data)"
+    )
     mean: list[float]
     sd: list[float]
