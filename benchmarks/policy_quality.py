@@ -29,6 +29,7 @@ def run_once(problem: Problem, policy_name: str, seed: int, count: int = 1) -> t
     values: list[float] = []
     policies_used: dict[str, int] = {}
     start = time.perf_counter()
+    warm = None  # the state the service would read from its database
     while len(values) < problem.n_total:
         k = min(count, problem.n_total - len(values))
         request = SuggestRequest(
@@ -37,7 +38,8 @@ def run_once(problem: Problem, policy_name: str, seed: int, count: int = 1) -> t
             n_suggested=len(values), n_initial=problem.n_initial,
             cache_key=f"{problem.name}-{policy_name}-{seed}",
         )
-        suggestion = policy.suggest(request)
+        suggestion = policy.suggest(request, warm)
+        warm = suggestion.state
         policies_used[suggestion.policy] = policies_used.get(suggestion.policy, 0) + k
         for params in space.decode_many(suggestion.X):
             values.append(problem.objective(params))

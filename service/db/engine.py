@@ -1,8 +1,9 @@
 """Engine and session handling for SQLite (embedded) and PostgreSQL.
 
-Write transactions are serialised per study: on PostgreSQL by ``SELECT ... FOR UPDATE`` on the
-study row (the domain asks for it), on SQLite by opening every write transaction with
-``BEGIN IMMEDIATE`` so that two writers never interleave (SQLite has no row locks). SQLite runs in
+Write transactions that must not interleave lock the study row: on PostgreSQL by ``SELECT ... FOR
+UPDATE`` (the domain asks for it); on SQLite every write transaction opens with ``BEGIN IMMEDIATE``,
+a lock on the whole database (SQLite has no row locks), so write transactions are kept short and
+no model is ever fitted inside one. SQLite runs in
 WAL mode with a busy timeout, so readers never block and writers queue instead of failing.
 """
 
