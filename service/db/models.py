@@ -31,6 +31,8 @@ class StudyRecord(Base):
     objectives: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     surrogate: Mapped[str] = mapped_column(String(32))
     surrogate_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outcome_constraints: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    parameter_constraints: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     initial_design_size: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
     lease_seconds: Mapped[int] = mapped_column(Integer)

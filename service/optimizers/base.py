@@ -9,13 +9,15 @@ policies only see tensors and hold no per-study state.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import Tensor
 
+from service.optimizers.outcomes import Outcomes
 from service.optimizers.surrogate_state import SurrogateState
+from service.space.linear_constraints import LinearConstraints
 from service.space.search_space import SearchSpace
 
 MAX_COUNT = 64
@@ -45,6 +47,10 @@ class SuggestRequest:
         cache_key: study id (used in log messages).
         surrogate_options: the study's ``surrogate_options`` (surrogate-specific, already
             validated by the caller through the surrogate registry).
+        linear_constraints: the study's linear parameter constraints (None: none); every
+            suggested point must satisfy them.
+        outcomes: every modelled outcome when the study has several objectives or outcome
+            constraints (None: ``y`` is the only outcome).
     """
 
     space: SearchSpace
@@ -58,6 +64,8 @@ class SuggestRequest:
     n_initial: int
     cache_key: str | None = None
     surrogate_options: Mapping[str, Any] | None = None
+    linear_constraints: LinearConstraints | None = None
+    outcomes: Outcomes | None = None
 
     def __post_init__(self) -> None:
         d = self.space.dim
@@ -74,6 +82,13 @@ class SuggestRequest:
             raise ValueError(f"count must be in 1..{MAX_COUNT}, got {self.count}")
         if self.n_suggested < 0 or self.n_initial < 0:
             raise ValueError("n_suggested and n_initial must be non-negative")
+        if self.outcomes is not None and self.outcomes.Y.shape[0] != n:
+            raise ValueError(f"outcomes.Y must have {n} rows, got {tuple(self.outcomes.Y.shape)}")
+
+    @property
+    def feasible(self) -> Callable[[Tensor], Tensor] | None:
+        """``(n, D) -> (n,)`` bool mask of points satisfying the linear constraints (None: no constraints)."""
+        return self.linear_constraints.feasible if self.linear_constraints else None
 
     @property
     def n_observed(self) -> int:
@@ -110,8 +125,9 @@ class Prediction:
     """Posterior of the latent objective at some points.
 
     Attributes:
-        mean: ``(k,)`` posterior mean (units of ``SuggestRequest.y``, maximisation-oriented).
-        sd: ``(k,)`` posterior standard deviation.
+        mean: ``(k,)`` posterior mean (units of ``SuggestRequest.y``, maximisation-oriented), or
+            ``(k, m)`` with one column per outcome of ``SuggestRequest.outcomes``.
+        sd: posterior standard deviation, the shape of ``mean``.
         state: the surrogate state after the fit (None: nothing to keep).
     """
 

@@ -26,6 +26,8 @@ from torch import Tensor
 
 from service.optimizers.acquisition import AcquisitionOptions, propose_batch
 from service.optimizers.base import Policy, Prediction, PredictionUnavailable, SuggestRequest, Suggestion
+from service.optimizers.constrained_acquisition import propose_constrained
+from service.optimizers.multi_outcome import fit_outcomes
 from service.optimizers.distinct_points import select_distinct
 from service.optimizers.gp_model import GPData, numerical_settings
 from service.optimizers.sobol import draw_sobol
@@ -60,6 +62,12 @@ class ModelBasedPolicy(Policy):
             safe=safe, seed=int(request.seed),
         )
 
+    def fit_all(self, request: SuggestRequest, data: GPData, warm: SurrogateState | None, safe: bool) -> FittedSurrogate:
+        """The objective's model, or one model per outcome when the study has several (``multi_outcome``)."""
+        if request.outcomes is None:
+            return self.fit(request, data, warm, safe)
+        return fit_outcomes(lambda one, part: self.fit(request, one, part, safe), request.X, request.outcomes, warm)
+
     # ------------------------------------------------------------------ suggest
     def suggest(self, request: SuggestRequest, warm: SurrogateState | None = None) -> Suggestion:
         """``request.count`` points, ``Suggestion.X`` of shape ``(count, D)``; never raises."""
@@ -89,22 +97,30 @@ class ModelBasedPolicy(Policy):
     def model_suggest(self, request: SuggestRequest, data: GPData, warm: SurrogateState | None,
                       safe: bool) -> Suggestion:
         """Fit, maximise the acquisition, canonicalise and de-duplicate (raises on failure)."""
-        fitted = self.fit(request, data, warm, safe)
+        fitted = self.fit_all(request, data, warm, safe)
         info = dict(fitted.info)
         start = time.perf_counter()
         with numerical_settings(safe):
-            raw = propose_batch(
-                fitted.model,
-                request.space,
-                X_baseline=data.X,
-                pending=request.pending,
-                count=request.count,
-                seed=proposal_seed(request),
-                options=self.acquisition_options,
-            )
+            if request.outcomes is None and not request.linear_constraints:
+                raw = propose_batch(
+                    fitted.model,
+                    request.space,
+                    X_baseline=data.X,
+                    pending=request.pending,
+                    count=request.count,
+                    seed=proposal_seed(request),
+                    options=self.acquisition_options,
+                )
+            else:
+                raw = propose_constrained(
+                    fitted.model, request.space, data.X, request.pending, request.count, proposal_seed(request),
+                    request.outcomes, request.linear_constraints, self.acquisition_options,
+                )
         if not bool(torch.isfinite(raw).all()):
             raise ValueError("acquisition optimisation returned non-finite points")
         candidates = request.space.canonicalize(raw)
+        if request.linear_constraints:  # rounding may cross a constraint: such points are replaced
+            candidates = candidates[request.feasible(candidates)]
         avoid = torch.cat([data.X, request.pending.to(data.X)])
         chosen = select_distinct(candidates, avoid, request.count)
         info["acq_seconds"] = time.perf_counter() - start
@@ -114,6 +130,7 @@ class ModelBasedPolicy(Policy):
             fill = draw_sobol(
                 request.space, request.seed, request.n_suggested, n_missing,
                 avoid=torch.cat([avoid, chosen]), dtype=data.X.dtype, device=data.X.device,
+                feasible=request.feasible,
             )
             chosen = torch.cat([chosen, fill])
             info["sobol_filled"] = n_missing
@@ -125,12 +142,15 @@ class ModelBasedPolicy(Policy):
         avoid = torch.cat([request.X, request.pending.to(request.X)])
         return draw_sobol(
             request.space, request.seed, request.n_suggested, count,
-            avoid=avoid, dtype=request.X.dtype, device=request.X.device,
+            avoid=avoid, dtype=request.X.dtype, device=request.X.device, feasible=request.feasible,
         )
 
     # ------------------------------------------------------------------ predict
     def predict(self, request: SuggestRequest, X: Tensor, warm: SurrogateState | None = None) -> Prediction:
-        """Posterior mean and sd at ``X`` ``(k, D)`` -> ``(k,)``, ``(k,)`` in the units of ``request.y``.
+        """Posterior mean and sd at ``X`` ``(k, D)``, in the units of ``request.y``.
+
+        Returns ``(k,)`` means and sds, or ``(k, m)`` with one column per outcome when the
+        request has several (``request.outcomes``, objectives maximisation-oriented).
 
         Raises:
             PredictionUnavailable: no finite observation, or fitting failed twice.
@@ -141,11 +161,12 @@ class ModelBasedPolicy(Policy):
         last_error: Exception | None = None
         for safe in (False, True):
             try:
-                fitted = self.fit(request, data, warm, safe)
+                fitted = self.fit_all(request, data, warm, safe)
                 with torch.no_grad(), numerical_settings(safe):
                     posterior = fitted.model.posterior(X.to(data.X))
-                    mean = posterior.mean.reshape(-1)
-                    sd = posterior.variance.clamp_min(0.0).sqrt().reshape(-1)
+                    mean, sd = posterior.mean, posterior.variance.clamp_min(0.0).sqrt()
+                if request.outcomes is None:
+                    mean, sd = mean.reshape(-1), sd.reshape(-1)
                 if not (bool(torch.isfinite(mean).all()) and bool(torch.isfinite(sd).all())):
                     raise ValueError("non-finite posterior")
                 return Prediction(mean, sd, fitted.state if fitted.state is not None else warm)

@@ -8,6 +8,8 @@ ints/categoricals) are skipped in favour of later points of the sequence.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 from torch.quasirandom import SobolEngine
@@ -18,6 +20,7 @@ from service.optimizers.distinct_points import is_duplicate, select_distinct
 from service.space.search_space import SearchSpace
 
 EXTRA_DRAWS_MAX = 256
+FEASIBLE_ROUNDS = 64  # extra rounds of EXTRA_DRAWS_MAX points when constraints reject points
 
 
 def _engine_seed(seed: int) -> int:
@@ -33,6 +36,7 @@ def draw_sobol(
     avoid: Tensor | None = None,
     dtype: torch.dtype = torch.float64,
     device: torch.device | None = None,
+    feasible: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """Points ``start, start+1, ...`` of the study's scrambled Sobol sequence, encoded.
 
@@ -45,6 +49,8 @@ def draw_sobol(
             next ``count`` points contain repeats, later points of the sequence replace
             them, and only when the space is (nearly) exhausted are repeats returned.
         dtype, device: of the result.
+        feasible: ``(n, D) -> (n,)`` bool mask of admissible points (linear parameter
+            constraints); inadmissible points of the sequence are skipped.
 
     Returns:
         ``(count, D)`` encoded, canonical points.
@@ -55,6 +61,16 @@ def draw_sobol(
     extra = min(4 * count + 16, EXTRA_DRAWS_MAX)
     unit = engine.draw(count + extra, dtype=torch.float64)
     candidates = space.unit_to_encoded(unit).to(dtype=dtype, device=device)
+    if feasible is not None:  # constraints may cut most of the box away: read further along the sequence
+        candidates = candidates[feasible(candidates)]
+        for _ in range(FEASIBLE_ROUNDS):
+            fresh = candidates if avoid is None else candidates[~is_duplicate(candidates, avoid.to(candidates))]
+            if fresh.shape[0] >= count:
+                break
+            more = space.unit_to_encoded(engine.draw(EXTRA_DRAWS_MAX, dtype=torch.float64)).to(dtype=dtype, device=device)
+            candidates = torch.cat([candidates, more[feasible(more)]])
+        if candidates.shape[0] == 0:
+            raise ValueError("no point of the Sobol sequence satisfies the parameter constraints")
     if avoid is None:
         avoid = candidates[:0]
     chosen = select_distinct(candidates, avoid, count)
@@ -82,6 +98,7 @@ class SobolPolicy(Policy):
             avoid=avoid,
             dtype=request.X.dtype,
             device=request.X.device,
+            feasible=request.feasible,
         )
         return Suggestion(X=X, policy=self.name, info={"sobol_start": request.n_suggested})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import replace
 
 from sqlalchemy import delete, func, select
 
@@ -11,6 +12,7 @@ from service.db import Database
 from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
 from service.studies.model_states import delete_model_states
+from service.studies.pareto import pareto_front
 from service.studies.records import load_study, trial_counts
 from service.studies.spec import StudySpec
 from service.studies.views import Page, Study
@@ -31,6 +33,8 @@ def create_study(db: Database, spec: StudySpec, *, owner: str = "local", default
         objectives=[o.model_dump(mode="json") for o in spec.objectives],
         surrogate=spec.surrogate,
         surrogate_options=dict(spec.surrogate_options),
+        outcome_constraints=[c.model_dump(mode="json") for c in spec.outcome_constraints],
+        parameter_constraints=[c.model_dump(mode="json") for c in spec.parameter_constraints],
         initial_design_size=spec.initial_design_size or spec.default_initial_design_size(),
         seed=spec.seed if spec.seed is not None else secrets.randbelow(2**31 - 1),
         lease_seconds=spec.lease_seconds or default_lease_seconds,
@@ -44,10 +48,14 @@ def create_study(db: Database, spec: StudySpec, *, owner: str = "local", default
 
 
 def get_study(db: Database, study_id: str, *, owner: str | None = None) -> Study:
-    """One study with its trial counts (NotFoundError when absent or not ``owner``'s)."""
+    """One study with its trial counts, and the hypervolume of its front when it has several objectives
+    (NotFoundError when absent or not ``owner``'s)."""
     with db.read() as session:
         record = load_study(session, study_id, owner=owner)
-        return Study.from_record(record, trial_counts(session, [study_id])[study_id])
+        study = Study.from_record(record, trial_counts(session, [study_id])[study_id])
+    if len(study.objectives) > 1:
+        study = replace(study, hypervolume=pareto_front(db, study_id, owner=owner).hypervolume)
+    return study
 
 
 def list_studies(db: Database, *, owner: str | None = None, limit: int = 50, offset: int = 0) -> Page:

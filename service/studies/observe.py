@@ -12,18 +12,22 @@ from service.space.search_space import SpaceError
 from service.studies.catalog import new_id
 from service.studies.errors import ConflictError, InvalidInputError
 from service.studies.records import bump_version, load_study, load_trial
-from service.studies.training_data import search_space
+from service.studies.training_data import outcome_names, search_space
 from service.studies.views import Trial
 
 
 def _check_values(study: StudyRecord, values: Mapping[str, Any], field: str, *, allow_missing: bool) -> dict[str, float]:
-    names = [o["name"] for o in study.objectives]
+    names = outcome_names(study)
+    objectives = [o["name"] for o in study.objectives]
+    tracked = names[len(objectives):]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise InvalidInputError(f"{field}: unknown objective(s) {unknown}; the study's objectives are {names}", field=field)
+        known = f"the study's objectives are {objectives}" + (f" and its tracked metrics {tracked}" if tracked else "")
+        raise InvalidInputError(f"{field}: unknown objective(s) {unknown}; {known}", field=field)
     missing = [n for n in names if n not in values]
     if missing and not allow_missing:
-        raise InvalidInputError(f"{field}: missing value for objective(s) {missing}", field=field)
+        kind = "objective(s) or tracked metric(s)" if tracked else "objective(s)"
+        raise InvalidInputError(f"{field}: missing value for {kind} {missing}", field=field)
     clean: dict[str, float] = {}
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):

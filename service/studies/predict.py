@@ -20,7 +20,7 @@ from service.space.search_space import SpaceError
 from service.studies.errors import ConflictError, InvalidInputError, NotFoundError
 from service.studies.model_states import load_model_state, save_model_state
 from service.studies.records import load_study, trials_in_state
-from service.studies.training_data import build_request, orientation
+from service.studies.training_data import build_request, orientation, outcome_names
 
 MIN_OBSERVATIONS = 2
 
@@ -32,13 +32,15 @@ class PredictionResult:
     Attributes:
         objective: the objective's name.
         surrogate: the surrogate that produced the prediction.
-        mean, sd: one value per point, in the objective's units.
+        mean, sd: one value per point, in the (first) objective's units.
+        outcomes: ``{name: {"mean": [...], "sd": [...]}}`` for every modelled outcome.
     """
 
     objective: str
     surrogate: str
     mean: list[float]
     sd: list[float]
+    outcomes: dict[str, dict[str, list[float]]]
 
 
 def predict(
@@ -53,8 +55,9 @@ def predict(
                 f"study '{study_id}' has {len(completed)} completed trial(s); predict needs at least {MIN_OBSERVATIONS}"
             )
         request = build_request(study, completed, [], 1)
-        sign = orientation(study)
-        objective = study.objectives[0]["name"]
+        signs = [orientation(study, i) for i in range(len(study.objectives))]
+        names = outcome_names(study)
+        objective = names[0]
         surrogate, policy = prediction_policy(study.surrogate)
         warm = load_model_state(session, study_id, surrogate)
         version = study.version
@@ -75,6 +78,12 @@ def predict(
                 save_model_state(session, study_id, surrogate, prediction.state, version)
         except NotFoundError:  # deleted meanwhile: the prediction stands, the state goes
             pass
-    return PredictionResult(
-        objective, surrogate, [sign * float(m) for m in prediction.mean], [float(s) for s in prediction.sd]
-    )
+    mean, sd = prediction.mean, prediction.sd
+    if mean.dim() == 1:
+        mean, sd = mean.unsqueeze(-1), sd.unsqueeze(-1)
+    outcomes = {}
+    for j, name in enumerate(names):
+        sign = signs[j] if j < len(signs) else 1.0
+        outcomes[name] = {"mean": [sign * float(m) for m in mean[:, j]], "sd": [float(s) for s in sd[:, j]]}
+    first = outcomes[objective]
+    return PredictionResult(objective, surrogate, first["mean"], first["sd"], outcomes)

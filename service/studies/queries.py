@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from service.db import Database
 from service.db.models import TrialRecord
 from service.db.types import utcnow
-from service.studies.errors import NotFoundError
+from service.studies.errors import ConflictError, NotFoundError
+from service.studies.pareto import feasible_completed, trial_view
 from service.studies.records import load_study
 from service.studies.training_data import orientation
 from service.studies.views import Page, Trial
@@ -29,7 +30,7 @@ def list_trials(
     """
     now = utcnow()
     with db.read() as session:
-        load_study(session, study_id, owner=owner)
+        study = load_study(session, study_id, owner=owner)
         query = select(TrialRecord).where(TrialRecord.study_id == study_id)
         if state == "expired":
             query = query.where(
@@ -44,7 +45,7 @@ def list_trials(
         records = session.scalars(query.order_by(TrialRecord.number).limit(limit).offset(offset))
         items = []
         for record in records:
-            trial = Trial.from_record(record)
+            trial = trial_view(study, record)
             effective = _effective_state(record, now)
             if effective != trial.state:
                 trial = Trial(**{**trial.__dict__, "state": effective})
@@ -53,17 +54,22 @@ def list_trials(
 
 
 def best_trial(db: Database, study_id: str, *, owner: str | None = None) -> Trial:
-    """The completed trial with the best objective value (earliest on ties)."""
+    """The feasible completed trial with the best objective value (earliest on ties).
+
+    A study with several objectives has no single best trial: ConflictError names ``/pareto``.
+    """
     with db.read() as session:
         study = load_study(session, study_id, owner=owner)
+        if len(study.objectives) > 1:
+            raise ConflictError(
+                f"study '{study_id}' has {len(study.objectives)} objectives and no single best trial; "
+                f"GET /v1/studies/{study_id}/pareto gives the Pareto front"
+            )
         objective = study.objectives[0]["name"]
         sign = orientation(study)
-        completed = session.scalars(
-            select(TrialRecord)
-            .where(TrialRecord.study_id == study_id, TrialRecord.state == "completed")
-            .order_by(TrialRecord.number)
-        ).all()
+        completed = feasible_completed(session, study)
         if not completed:
-            raise NotFoundError(f"study '{study_id}' has no completed trial yet")
+            constrained = bool(study.outcome_constraints or study.parameter_constraints)
+            raise NotFoundError(f"study '{study_id}' has no {'feasible ' if constrained else ''}completed trial yet")
         best = max(completed, key=lambda t: (sign * t.values[objective], -t.number))
-        return Trial.from_record(best)
+        return trial_view(study, best)

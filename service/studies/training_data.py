@@ -10,6 +10,8 @@ from pydantic import TypeAdapter
 
 from service.db.models import StudyRecord, TrialRecord
 from service.optimizers.base import SuggestRequest
+from service.optimizers.outcomes import OutcomeBound, Outcomes
+from service.space.linear_constraints import LinearConstraints, parse_constraints
 from service.space.params import Parameter
 from service.space.search_space import SearchSpace
 
@@ -26,9 +28,55 @@ def search_space(study: StudyRecord) -> SearchSpace:
     return _space_from_json(json.dumps(study.parameters, sort_keys=True))
 
 
-def orientation(study: StudyRecord) -> float:
-    """+1 when the objective is maximised, -1 when minimised (policies always maximise)."""
-    return 1.0 if study.objectives[0]["goal"] == "maximize" else -1.0
+def orientation(study: StudyRecord, index: int = 0) -> float:
+    """+1 when objective ``index`` is maximised, -1 when minimised (policies always maximise)."""
+    return 1.0 if study.objectives[index]["goal"] == "maximize" else -1.0
+
+
+@lru_cache(maxsize=256)
+def _constraints_from_json(parameters_json: str, constraints_json: str) -> LinearConstraints:
+    return LinearConstraints(_space_from_json(parameters_json), parse_constraints(json.loads(constraints_json)))
+
+
+def linear_constraints(study: StudyRecord) -> LinearConstraints | None:
+    """The study's linear parameter constraints (None when it has none)."""
+    if not study.parameter_constraints:
+        return None
+    return _constraints_from_json(json.dumps(study.parameters, sort_keys=True),
+                                  json.dumps(study.parameter_constraints, sort_keys=True))
+
+
+def outcome_names(study: StudyRecord) -> list[str]:
+    """Objectives first, then constrained metrics that are not objectives (what every observation reports)."""
+    names = [o["name"] for o in study.objectives]
+    for c in study.outcome_constraints or []:
+        if c["metric"] not in names:
+            names.append(c["metric"])
+    return names
+
+
+def is_multi_outcome(study: StudyRecord) -> bool:
+    """Whether the study models several outcomes (several objectives or outcome constraints)."""
+    return len(study.objectives) > 1 or bool(study.outcome_constraints)
+
+
+def build_outcomes(study: StudyRecord, completed: list[TrialRecord], dtype: torch.dtype = torch.float64) -> Outcomes:
+    """Every modelled outcome of the completed trials (objectives maximisation-oriented first)."""
+    names = outcome_names(study)
+    k = len(study.objectives)
+    signs = [orientation(study, i) for i in range(k)] + [1.0] * (len(names) - k)
+    Y = torch.tensor([[s * float(t.values[n]) for s, n in zip(signs, names)] for t in completed],
+                     dtype=dtype).reshape(len(completed), len(names))
+    bounds = tuple(OutcomeBound(names.index(c["metric"]),
+                                # a constraint on a (maximisation-oriented) objective column flips with its sign
+                                c["op"] if signs[names.index(c["metric"])] > 0 else ("<=" if c["op"] == ">=" else ">="),
+                                signs[names.index(c["metric"])] * float(c["bound"]))
+                   for c in study.outcome_constraints or [])
+    thresholds = [o.get("threshold") for o in study.objectives]
+    ref = None
+    if all(t is not None for t in thresholds):
+        ref = torch.tensor([s * float(t) for s, t in zip(signs, thresholds)], dtype=dtype)
+    return Outcomes(Y=Y, names=tuple(names), n_objectives=k, constraints=bounds, ref_point=ref)
 
 
 def build_request(
@@ -67,4 +115,6 @@ def build_request(
         n_initial=study.initial_design_size,
         cache_key=study.id,
         surrogate_options=dict(study.surrogate_options or {}),
+        linear_constraints=linear_constraints(study),
+        outcomes=build_outcomes(study, completed) if is_multi_outcome(study) else None,
     )

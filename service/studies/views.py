@@ -26,10 +26,13 @@ class Study:
     lease_seconds: int
     created_at: datetime
     trial_counts: dict[str, int] = field(default_factory=dict)
+    outcome_constraints: list[dict[str, Any]] = field(default_factory=list)
+    parameter_constraints: list[dict[str, Any]] = field(default_factory=list)
+    hypervolume: float | None = None
 
     @property
     def objective(self) -> dict[str, Any]:
-        """The single objective (multi-objective arrives later)."""
+        """The first objective."""
         return self.objectives[0]
 
     @classmethod
@@ -48,6 +51,8 @@ class Study:
             lease_seconds=record.lease_seconds,
             created_at=record.created_at,
             trial_counts=full,
+            outcome_constraints=list(record.outcome_constraints or []),
+            parameter_constraints=list(record.parameter_constraints or []),
         )
 
 
@@ -69,6 +74,7 @@ class Trial:
     created_at: datetime
     completed_at: datetime | None
     lease_expires_at: datetime | None
+    feasible: bool | None = None
 
     @classmethod
     def from_record(cls, record: TrialRecord) -> Trial:

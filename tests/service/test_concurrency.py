@@ -91,8 +91,8 @@ def test_concurrent_clients_two_server_processes_postgres(fresh_postgres_url):
     first = ServerProcess(fresh_postgres_url)
     second = ServerProcess(fresh_postgres_url, extra_env={"BDLOPT_MIGRATE_ON_STARTUP": "false"})
     try:
-        first.wait_ready()
-        second.wait_ready()
+        first.wait_ready(timeout=180)
+        second.wait_ready(timeout=180)
         _hammer(first.base_url, second.base_url)
     finally:
         first.stop()

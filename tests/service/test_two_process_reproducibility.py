@@ -52,10 +52,10 @@ def _run(urls: list[str], name: str, surrogate: str, options: dict) -> list[dict
 ])
 def test_two_processes_suggest_what_one_process_suggests(fresh_postgres_url, surrogate, options) -> None:
     first = ServerProcess(fresh_postgres_url)
-    first.wait_ready()
+    first.wait_ready(timeout=180)
     second = ServerProcess(fresh_postgres_url, extra_env={"BDLOPT_MIGRATE_ON_STARTUP": "false"})
     try:
-        second.wait_ready()
+        second.wait_ready(timeout=180)
         shared = _run([first.base_url, second.base_url], "shared", surrogate, options)
         alone = _run([second.base_url], "alone", surrogate, options)
     finally:

@@ -1,4 +1,4 @@
-"""Trials of a study: suggest, observe, lifecycle transitions, listings, best, predict."""
+"""Trials of a study: suggest, observe, lifecycle transitions, listings, best, Pareto front, predict."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from service.api.schemas.links import OBSERVED_TRIAL_LINKS, SUGGESTED_TRIALS_LIN
 from service.api.schemas.trials import (
     FailIn,
     ObserveIn,
+    ParetoOut,
     PredictIn,
     PredictOut,
     SuggestIn,
@@ -21,7 +22,7 @@ from service.api.schemas.trials import (
     TrialOut,
     TrialState,
 )
-from service.studies import lifecycle, observe, predict, queries, suggest
+from service.studies import lifecycle, observe, pareto, predict, queries, suggest
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["trials"], responses=ERROR_RESPONSES)
 
@@ -94,8 +95,17 @@ def best_trial(study_id: str, db: DatabaseDep, principal: PrincipalDep) -> Trial
     return TrialOut.of(queries.best_trial(db, study_id, owner=principal.owner_filter()))
 
 
+@router.get("/pareto")
+def pareto_front(study_id: str, db: DatabaseDep, principal: PrincipalDep) -> ParetoOut:
+    """The feasible completed trials that no other feasible completed trial dominates, and their hypervolume."""
+    front = pareto.pareto_front(db, study_id, owner=principal.owner_filter())
+    return ParetoOut(trials=[TrialOut.of(t) for t in front.trials], hypervolume=front.hypervolume,
+                     reference_point=front.reference_point, reference_point_inferred=front.reference_point_inferred)
+
+
 @router.post("/predict", responses=BODY_RESPONSES)
 def predict_points(study_id: str, body: PredictIn, db: DatabaseDep, principal: PrincipalDep) -> PredictOut:
     """Surrogate mean and standard deviation of the objective at the given points."""
     result = predict.predict(db, study_id, body.points, owner=principal.owner_filter())
-    return PredictOut(objective=result.objective, surrogate=result.surrogate, mean=result.mean, sd=result.sd)
+    return PredictOut(objective=result.objective, surrogate=result.surrogate, mean=result.mean, sd=result.sd,
+                      outcomes=result.outcomes)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from service.space.params import Parameter
+from service.studies.constraint_spec import OutcomeConstraint, ParameterConstraint
 from service.studies.spec import Objective, StudySpec
 from service.studies.views import Study
 
@@ -28,6 +29,11 @@ class StudyOut(BaseModel):
     lease_seconds: int
     created_at: datetime
     trial_counts: dict[str, int]
+    outcome_constraints: list[OutcomeConstraint] = []
+    parameter_constraints: list[ParameterConstraint] = []
+    hypervolume: float | None = Field(
+        default=None, description="hypervolume of the observed Pareto front (several objectives, single-study view)"
+    )
 
     @classmethod
     def of(cls, study: Study) -> StudyOut:

@@ -31,6 +31,11 @@ class TrialOut(BaseModel):
     created_at: datetime
     completed_at: datetime | None
     lease_expires_at: datetime | None
+    feasible: bool | None = Field(
+        default=None,
+        description="whether the completed trial meets the study's outcome and parameter constraints "
+        "(null while it has no values, or where not evaluated)",
+    )
 
     @classmethod
     def of(cls, trial: Trial) -> TrialOut:
@@ -98,3 +103,16 @@ class PredictOut(BaseModel):
     )
     mean: list[float]
     sd: list[float]
+    outcomes: dict[str, dict[str, list[float]]] = Field(
+        default_factory=dict,
+        description="mean and sd of every modelled outcome (objectives and constrained metrics), by name",
+    )
+
+
+class ParetoOut(BaseModel):
+    """The feasible, non-dominated completed trials of a study."""
+
+    trials: list[TrialOut]
+    hypervolume: float | None = Field(description="dominated hypervolume of the front (several objectives)")
+    reference_point: list[float] | None = Field(description="the point the hypervolume is measured from")
+    reference_point_inferred: bool = Field(description="true when no objective threshold was given")

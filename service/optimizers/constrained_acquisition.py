@@ -1,0 +1,121 @@
+"""Acquisition for several outcomes and for linearly constrained spaces.
+
+Used by the model-based policy instead of ``acquisition.propose_batch`` when a study has
+several objectives, outcome constraints or linear parameter constraints:
+
+* one objective with outcome constraints: constrained qLogNEI (the constraint slacks of the
+  modelled metrics weight the improvement by the probability of feasibility);
+* 2-4 objectives: qLogNEHVI (Daulton et al. 2021) with the outcome constraints, reference point
+  from the objectives' ``threshold``s or, when absent, inferred from the observed front
+  (BoTorch's ``infer_reference_point``);
+* linear parameter constraints go to ``optimize_acqf`` as ``inequality_constraints`` (its
+  initial conditions are sampled inside the polytope).
+
+Categorical columns are optimised on their relaxed index and rounded afterwards, like integers.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+from botorch.acquisition.objective import GenericMCObjective
+from botorch.models.model import Model, ModelList
+from botorch.optim import optimize_acqf
+from botorch.sampling.list_sampler import ListSampler
+from botorch.sampling.normal import SobolQMCNormalSampler
+from botorch.utils.multi_objective.hypervolume import infer_reference_point
+from botorch.utils.multi_objective.pareto import is_non_dominated
+from torch import Tensor
+
+from service.optimizers.acquisition import AcquisitionOptions, build_qlognei, optimization_bounds
+from service.optimizers.outcomes import Outcomes
+from service.space.linear_constraints import LinearConstraints
+from service.space.search_space import SearchSpace
+
+
+def reference_point(outcomes: Outcomes) -> Tensor:
+    """``(k,)`` hypervolume reference point (maximisation-oriented): the thresholds, else inferred.
+
+    Inferred from the non-dominated feasible observations (all observations when none is
+    feasible), slightly below the front's nadir, as BoTorch's ``infer_reference_point`` does.
+    """
+    if outcomes.ref_point is not None:
+        return outcomes.ref_point.to(outcomes.Y)
+    Y = outcomes.Y[:, : outcomes.n_objectives]
+    feasible = outcomes.feasible()
+    if bool(feasible.any()):
+        Y = Y[feasible]
+    return infer_reference_point(Y[is_non_dominated(Y)])
+
+
+def build_acquisition(model: Model, X_baseline: Tensor, pending: Tensor, outcomes: Outcomes | None,
+                      mc_samples: int, seed: int, max_baseline: int):
+    """The acquisition function for the study's outcomes (module docstring)."""
+    pending_or_none = pending if pending.shape[0] > 0 else None
+    if outcomes is None:
+        return build_qlognei(model, X_baseline, pending, mc_samples, seed, max_baseline)
+    shape = torch.Size([mc_samples])
+    if isinstance(model, ModelList):  # one posterior per outcome model: one sampler each
+        sampler = ListSampler(*[SobolQMCNormalSampler(sample_shape=shape, seed=seed + j) for j in range(len(model.models))])
+    else:
+        sampler = SobolQMCNormalSampler(sample_shape=shape, seed=seed)
+    constraints = [lambda Y, c=c: c.slack(Y) for c in outcomes.constraints] or None
+    if outcomes.n_objectives == 1:
+        return qLogNoisyExpectedImprovement(
+            model=model, X_baseline=X_baseline, sampler=sampler,
+            objective=GenericMCObjective(lambda Y, X=None: Y[..., 0]),
+            X_pending=pending_or_none, constraints=constraints, prune_baseline=True,
+        )
+    return qLogNoisyExpectedHypervolumeImprovement(
+        model=model, ref_point=reference_point(outcomes), X_baseline=X_baseline, sampler=sampler,
+        objective=IdentityMCMultiOutputObjective(outcomes=list(range(outcomes.n_objectives))),
+        constraints=constraints, X_pending=pending_or_none, prune_baseline=True,
+    )
+
+
+def propose_constrained(
+    model: Model,
+    space: SearchSpace,
+    X_baseline: Tensor,
+    pending: Tensor,
+    count: int,
+    seed: int,
+    outcomes: Outcomes | None,
+    linear: LinearConstraints | None,
+    options: AcquisitionOptions = AcquisitionOptions(),
+) -> Tensor:
+    """Maximise the study's acquisition for ``count`` points.
+
+    Args:
+        model: fitted model; ``m`` outputs in the column order of ``outcomes.Y`` (1 when None).
+        space: the search space.
+        X_baseline: ``(n, D)`` observed encoded points.
+        pending: ``(p, D)`` encoded pending points.
+        count: batch size ``q``.
+        seed: seeds the sampler and the starting points.
+        outcomes: the modelled outcomes (None: a single objective).
+        linear: linear parameter constraints (None: none).
+        options: optimisation budget.
+
+    Returns:
+        ``(count, D)`` optimiser output inside the box (not yet canonicalized).
+    """
+    dtype, device = X_baseline.dtype, X_baseline.device
+    bounds = optimization_bounds(space, dtype, device)
+    inequalities = linear.inequality_constraints(dtype, device) if linear else None
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(seed)
+        acqf = build_acquisition(model, X_baseline, pending.to(X_baseline), outcomes, options.mc_samples, seed,
+                                 options.max_baseline)
+        candidates, _ = optimize_acqf(
+            acq_function=acqf, bounds=bounds, q=count, num_restarts=options.num_restarts,
+            raw_samples=options.raw_samples, inequality_constraints=inequalities,
+            options={"maxiter": options.maxiter, "batch_limit": options.num_restarts},
+            sequential=count > options.joint_max_q,
+        )
+    return candidates.detach().reshape(-1, space.dim)
