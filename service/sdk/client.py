@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
+from .constraint_strings import as_constraint
 from .errors import BdloptError
 from .jobs import JobsMixin
 from .models import Objective, Prediction, Study, StudyPage, Trial, TrialPage
@@ -73,7 +74,9 @@ class Client(JobsMixin, PruningMixin, NamMixin):
                      objectives: Sequence[Mapping[str, Any] | Objective] | None = None, *,
                      objective: str | None = None, goal: str = "minimize", surrogate: str = "gp",
                      initial_design_size: int | None = None, seed: int | None = None,
-                     lease_seconds: int | None = None, surrogate_options: Mapping[str, Any] | None = None) -> Study:
+                     lease_seconds: int | None = None, surrogate_options: Mapping[str, Any] | None = None,
+                     outcome_constraints: Sequence[str | Mapping[str, Any]] | None = None,
+                     parameter_constraints: Sequence[str | Mapping[str, Any]] | None = None) -> Study:
         """Create a study (``POST /v1/studies``).
 
         Args:
@@ -84,6 +87,10 @@ class Client(JobsMixin, PruningMixin, NamMixin):
             objective, goal: the single-objective shorthand.
             surrogate, initial_design_size, seed, lease_seconds, surrogate_options: as in api.md;
                 ``None`` leaves the server's default.
+            outcome_constraints: ``"latency <= 0.2"`` strings or ``{"metric", "op", "bound"}`` dicts;
+                a constrained metric that is not an objective must be in every observation.
+            parameter_constraints: ``"x + 2*y <= 3"`` strings or ``{"coefficients", "op", "bound"}`` dicts
+                (float and int parameters without log scale).
         """
         if objectives is not None and objective is not None:
             raise ValueError("pass either objectives=[...] or objective=<name>, not both")
@@ -98,7 +105,11 @@ class Client(JobsMixin, PruningMixin, NamMixin):
             "surrogate": surrogate,
         }
         optional = {"initial_design_size": initial_design_size, "seed": seed, "lease_seconds": lease_seconds,
-                    "surrogate_options": dict(surrogate_options) if surrogate_options is not None else None}
+                    "surrogate_options": dict(surrogate_options) if surrogate_options is not None else None,
+                    "outcome_constraints": None if outcome_constraints is None else
+                    [as_constraint(c, outcome=True) for c in outcome_constraints],
+                    "parameter_constraints": None if parameter_constraints is None else
+                    [as_constraint(c, outcome=False) for c in parameter_constraints]}
         body.update({key: value for key, value in optional.items() if value is not None})
         response = self._transport.request("POST", "/v1/studies", json=body, idempotent=False)
         return self._remember(_parse(Study, response, _json(response)))
@@ -209,9 +220,15 @@ class Client(JobsMixin, PruningMixin, NamMixin):
         return collected
 
     def best(self, study_id: str | Study) -> Trial:
-        """The best completed trial (``GET .../best``); raises NotFoundError when none is completed."""
+        """The best feasible completed trial (``GET .../best``); raises NotFoundError when none is completed
+        and ConflictError for a study with several objectives (use :meth:`pareto`)."""
         response = self._transport.request("GET", _study_path(study_id) + "/best", idempotent=True)
         return _parse(Trial, response, _json(response))
+
+    def pareto(self, study_id: str | Study) -> list[Trial]:
+        """The feasible non-dominated completed trials (``GET .../pareto``), in trial order."""
+        response = self._transport.request("GET", _study_path(study_id) + "/pareto", idempotent=True)
+        return [_parse(Trial, response, item) for item in _json(response)["trials"]]
 
     def predict(self, study_id: str | Study, points: Sequence[Mapping[str, Any]]) -> Prediction:
         """Surrogate posterior mean and sd at N points (``POST .../predict``); ``mean``/``sd`` have length N.
@@ -237,7 +254,7 @@ class Client(JobsMixin, PruningMixin, NamMixin):
     # ------------------------------------------------------------------ loop
     def optimize(self, fn: Callable[[dict[str, Any]], float | Mapping[str, float]], study_id_or_study: str | Study,
                  n_trials: int, batch_size: int = 1, progress: bool = True,
-                 catch: type[BaseException] | Iterable[type[BaseException]] = ()) -> Trial:
+                 catch: type[BaseException] | Iterable[type[BaseException]] = ()) -> Trial | list[Trial]:
         """Run ``n_trials`` evaluations of ``fn`` on suggested points and return the study's best trial.
 
         See :func:`service.sdk.optimize.run_optimization` for the loop, the failure handling and

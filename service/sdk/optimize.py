@@ -34,7 +34,7 @@ ObjectiveFunction = Callable[[dict[str, Any]], "float | Mapping[str, float]"]
 
 def run_optimization(client: Client, fn: ObjectiveFunction, study_id_or_study: str | Study, n_trials: int, *,
                      batch_size: int = 1, progress: bool = True,
-                     catch: type[BaseException] | Iterable[type[BaseException]] = ()) -> Trial:
+                     catch: type[BaseException] | Iterable[type[BaseException]] = ()) -> Trial | list[Trial]:
     """Evaluate ``fn`` on ``n_trials`` suggested points of a study and return the study's best trial.
 
     Args:
@@ -49,7 +49,8 @@ def run_optimization(client: Client, fn: ObjectiveFunction, study_id_or_study: s
             A non-finite result also marks the trial failed and continues.
 
     Returns:
-        ``client.best(study)``: the best completed trial of the whole study.
+        ``client.best(study)``: the best feasible completed trial of the whole study; for a study with
+        several objectives, ``client.pareto(study)``: the list of trials on its Pareto front.
 
     Raises:
         NotFoundError: no trial of the study is completed at the end.
@@ -79,7 +80,7 @@ def run_optimization(client: Client, fn: ObjectiveFunction, study_id_or_study: s
                     bar.set_postfix(tracker.postfix(), refresh=False)
             finally:
                 _abandon_all(client, study.id, unevaluated)
-    return client.best(study.id)
+    return client.best(study.id) if len(study.objectives) == 1 else client.pareto(study.id)
 
 
 def _evaluate(client: Client, fn: ObjectiveFunction, study: Study, names: list[str], trial: Trial,
