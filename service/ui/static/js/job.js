@@ -1,7 +1,8 @@
 // The job page: state and live progress, the request, result tables and image artifacts inline.
-import { ApiError, api, fetchBlob } from "./api.js";
-import { el, formatDate, formatNumber, initLayout, poll, progressCell, showError, stateBadge } from "./layout.js";
+import { api, fetchBlob } from "./api.js";
+import { el, formatDate, formatNumber, initLayout, poll, progressCell, reportError, showError, stateBadge } from "./layout.js";
 import { resultView } from "./result_view.js";
+import { downloadBlob } from "./table.js";
 
 const INLINE_IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 const FINAL = new Set(["succeeded", "failed", "cancelled"]);
@@ -29,15 +30,6 @@ function renderJob(job) {
   ]), el("pre", { class: "json", id: "job-config" }, JSON.stringify({ model: job.model, config: job.config }, null, 2)));
 }
 
-async function saveArtifact(name, path) {
-  const url = URL.createObjectURL(await fetchBlob(path));
-  const link = el("a", { href: url, download: name });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
 async function renderResult() {
   const result = await api(`/v1/jobs/${encodeURIComponent(jobId)}/result`);
   $("result").replaceChildren(resultView(result.result));
@@ -51,7 +43,10 @@ async function renderResult() {
   }
   $("plots-card").hidden = images.length === 0;
   $("artifacts").replaceChildren(el("ul", {}, result.artifacts.map((a) => el("li", {},
-    el("a", { href: "#", onclick: (event) => { event.preventDefault(); saveArtifact(a.name, base + encodeURIComponent(a.name)); } }, a.name),
+    el("a", { href: "#", onclick: (event) => {
+      event.preventDefault();
+      fetchBlob(base + encodeURIComponent(a.name)).then((blob) => downloadBlob(a.name, blob)).catch(reportError);
+    } }, a.name),
     ` (${a.media_type}, ${a.size_bytes} bytes)`))));
   $("artifacts-card").hidden = result.artifacts.length === 0;
 }
@@ -67,5 +62,5 @@ async function refresh() {
   return !FINAL.has(job.state);
 }
 
-initLayout(() => { resultShown = false; $("plots").replaceChildren(); refresh().catch((e) => showError(e instanceof ApiError ? e.detail : e.message)); });
+initLayout(() => { resultShown = false; $("plots").replaceChildren(); refresh().catch(reportError); });
 poll(refresh, 1);

@@ -1,7 +1,7 @@
 // The jobs page: every job the key may see, its state and progress, polled every second.
-import { ApiError, fetchAll } from "./api.js";
+import { fetchAll } from "./api.js";
 import { DataTable } from "./table.js";
-import { el, formatDate, formatNumber, initLayout, poll, progressCell, showError, stateBadge } from "./layout.js";
+import { el, formatDate, formatNumber, initLayout, poll, progressCell, reportError, showError, stateBadge } from "./layout.js";
 
 const table = new DataTable(document.getElementById("jobs-table"), [
   { label: "job", value: (j) => j.id, render: (j) => el("a", { href: `/ui/jobs/${encodeURIComponent(j.id)}` }, j.id) },
@@ -24,5 +24,5 @@ async function refresh() {
   document.getElementById("updated").textContent = `${jobs.length} jobs, updated ${new Date().toLocaleTimeString()}`;
 }
 
-initLayout(() => refresh().catch((e) => showError(e instanceof ApiError ? e.detail : e.message)));
+initLayout(() => refresh().catch(reportError));
 poll(refresh, 1);

@@ -1,6 +1,6 @@
 // Page chrome shared by every view: navigation, the API-key box, an error banner, small formatters
 // and a poller that refreshes a view without reloading the page.
-import { getKey, onUnauthorized, setKey } from "./api.js";
+import { ApiError, getKey, onUnauthorized, setKey } from "./api.js";
 
 /** Create an element: el("td", {class: "num"}, "1.5"). Strings become text nodes (never HTML). */
 export function el(tag, attrs = {}, ...children) {
@@ -46,6 +46,9 @@ export function showError(message) {
   if (banner) banner.textContent = message || "";
 }
 
+/** Show a failed request's message (the server's ``detail``) in the banner. */
+export function reportError(error) { showError(error instanceof ApiError ? error.detail : error.message); }
+
 /** Render the header (navigation and key box) and call ``refresh`` again once a key is entered. */
 export function initLayout(refresh) {
   const input = el("input", { type: "password", id: "api-key", placeholder: "API key (only if the server has keys)",
@@ -85,7 +88,7 @@ export function poll(tick, seconds) {
       try {
         if ((await tick()) === false) { stopped = true; return; }
       } catch (error) {
-        showError(error.detail || error.message);
+        reportError(error);
       }
     }
     setTimeout(run, seconds * 1000);

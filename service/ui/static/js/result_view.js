@@ -1,5 +1,5 @@
 // A job result (any JSON object) as tables: scalars as key/value pairs, lists of objects and objects
-// of scalars as tables, anything else as indented JSON. Long numeric arrays (curves the plots show)
+// of scalars as tables, anything else as indented JSON folded under its name. Long numeric arrays (curves the plots show)
 // are summarised rather than printed.
 import { el, formatNumber } from "./layout.js";
 
@@ -41,7 +41,8 @@ export function resultView(result) {
     } else if (value && typeof value === "object" && !Array.isArray(value) && Object.values(value).every(isScalar)) {
       body = recordsTable(Object.entries(value).map(([name, v]) => ({ name, value: v })));
     } else {
-      body = el("pre", { class: "json" }, JSON.stringify(value, null, 2));
+      blocks.push(el("details", {}, el("summary", {}, key), el("pre", { class: "json" }, JSON.stringify(value, null, 2))));
+      continue;
     }
     blocks.push(el("h3", {}, key), body);
   }

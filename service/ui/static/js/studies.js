@@ -1,7 +1,7 @@
 // The studies page: every study the key may see, with trial counts, best value and last activity.
-import { ApiError, api, fetchAll } from "./api.js";
+import { api, fetchAll } from "./api.js";
 import { DataTable } from "./table.js";
-import { el, formatDate, initLayout, poll, showError } from "./layout.js";
+import { el, formatDate, initLayout, poll, reportError, showError } from "./layout.js";
 
 const details = new Map(); // study id -> {counts, best, last}: refetched only when its counts change
 
@@ -43,5 +43,5 @@ async function refresh() {
   document.getElementById("updated").textContent = `${studies.length} studies, updated ${new Date().toLocaleTimeString()}`;
 }
 
-initLayout(() => { details.clear(); refresh().catch((e) => showError(e instanceof ApiError ? e.detail : e.message)); });
+initLayout(() => { details.clear(); refresh().catch(reportError); });
 poll(refresh, 5);

@@ -1,8 +1,8 @@
 // The study page: history, parallel coordinates, importances, slices, contour and the trials table,
 // refreshed by polling the study's trial counts (no reload).
-import { ApiError, api, fetchAll } from "./api.js";
+import { api, fetchAll } from "./api.js";
 import { DataTable } from "./table.js";
-import { el, formatDate, formatNumber, initLayout, poll, showError, stateBadge } from "./layout.js";
+import { el, formatDate, formatNumber, initLayout, poll, reportError, showError, stateBadge } from "./layout.js";
 import { drawParallel } from "./parallel.js";
 import { isNumeric } from "./space.js";
 import { drawContour, drawHistory, drawImportances, drawSlice } from "./study_plots.js";
@@ -138,26 +138,26 @@ async function renderSurrogateViews() {
     `${p.name}: ${formatNumber(indices.first[i], 2)} / ${formatNumber(indices.total[i], 2)}`).join("; ");
 }
 
-function reportError(error) { showError(error instanceof ApiError ? error.detail : error.message); }
-
 let surrogateBusy = false;
 
 async function refresh() {
   study = await api(`/v1/studies/${encodeURIComponent(studyId)}`);
   const counts = JSON.stringify(study.trial_counts);
-  if (counts === seenCounts) return;
-  seenCounts = counts;
-  trials = await fetchAll(`/v1/studies/${encodeURIComponent(studyId)}/trials`, 1000);
-  if (!table) { buildTable(); fillContourChoices(); }
-  renderSummary();
-  renderTrialViews();
-  $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  if (counts !== seenCounts) {
+    seenCounts = counts;
+    showError(""); // new data: an earlier message is stale
+    trials = await fetchAll(`/v1/studies/${encodeURIComponent(studyId)}/trials`, 1000);
+    if (!table) { buildTable(); fillContourChoices(); }
+    renderSummary();
+    renderTrialViews();
+    $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  }
   const completed = study.trial_counts.completed || 0;
   if (completed !== seenCompleted && !surrogateBusy) {
+    seenCompleted = completed; // a failure is not retried until the data changes
     surrogateBusy = true;
     try {
       await renderSurrogateViews();
-      seenCompleted = completed;
     } finally {
       surrogateBusy = false;
     }

@@ -21,8 +21,9 @@ export function toCsv(columns, rows) {
   return lines.join("\n") + "\n";
 }
 
-export function downloadText(filename, text, type = "text/csv") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+/** Save a Blob as a file named ``filename`` (a download made in the page, with no second request). */
+export function downloadBlob(filename, blob) {
+  const url = URL.createObjectURL(blob);
   const link = el("a", { href: url, download: filename });
   document.body.append(link);
   link.click();
@@ -64,7 +65,9 @@ export class DataTable {
     return rows;
   }
 
-  downloadCsv() { downloadText(this.csvName || "table.csv", toCsv(this.columns, this.visibleRows())); }
+  downloadCsv() {
+    downloadBlob(this.csvName || "table.csv", new Blob([toCsv(this.columns, this.visibleRows())], { type: "text/csv" }));
+  }
 
   render() {
     const head = el("tr", {}, this.columns.map((column, index) => el("th", {
