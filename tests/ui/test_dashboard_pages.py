@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from pathlib import Path
 
 import pytest
 
@@ -83,7 +84,7 @@ def test_study_page_shows_history_slices_and_a_csv_of_every_trial(browser, serve
     assert page.locator("#trials tbody tr").count() == N_TRIALS
     with page.expect_download() as download_info:
         page.click("#download-csv")
-    rows = list(csv.DictReader(io.StringIO(open(download_info.value.path()).read())))
+    rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))
     assert len(rows) == N_TRIALS
     assert sorted(int(row["number"]) for row in rows) == list(range(N_TRIALS))
     # importances are drawn from the surrogate, one pair of bars per parameter
@@ -153,5 +154,23 @@ def test_job_page_shows_image_artifacts_inline(browser, server, finished_plot_jo
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image)
     assert page.locator("#artifacts li").count() == 2  # steps.png and out.json, both downloadable
     assert "steps" in page.locator("#result").inner_text()
+    page.context.close()
+    watch.assert_clean()
+
+
+def test_study_page_follows_new_observations_without_reload(browser, server, api):
+    """One trial: no surrogate plot (predict needs two) and no failed request; then new data arrive."""
+    young = create_study(api, "ui-young", 1, seed=7, categorical=False)
+    page, watch = open_page(browser, server, f"/ui/studies/{young['id']}")
+    page.wait_for_function("() => document.getElementById('slices-note').textContent.includes('needs 2')")
+    assert page.locator("#history .scatterlayer path.point").count() == 1
+    page.evaluate("() => { window.notReloaded = true; }")
+    for x in (1.0, 7.0):
+        api.post(f"/v1/studies/{young['id']}/observe",
+                 json={"params": {"x": x, "y": 3.0, "lr": 0.01}, "values": {"loss": x * x}}).raise_for_status()
+    page.wait_for_function("() => document.getElementById('history').data[0].x.length === 3", timeout=30_000)
+    page.wait_for_selector("#slice-0 .js-fill", timeout=PLOT_TIMEOUT_MS)
+    assert page.evaluate("() => window.notReloaded === true")
+    assert page.locator("#trials tbody tr").count() == 3
     page.context.close()
     watch.assert_clean()

@@ -48,3 +48,19 @@ def test_ui_routes_stay_out_of_the_api_schema(client: TestClient):
 def test_the_vendored_plotting_library_keeps_its_licence():
     licence = (STATIC_DIR / "vendor" / "plotly" / "LICENSE").read_text()
     assert "MIT" in licence or "Permission is hereby granted" in licence
+
+
+def test_every_dashboard_file_is_package_data():
+    """A wheel install has every page and asset: each file matches a ``package-data`` pattern."""
+    import fnmatch
+    import tomllib
+
+    root = PAGES_DIR.parent
+    patterns = tomllib.loads((root.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "service.ui"]
+    files = [p.relative_to(root).as_posix() for p in root.rglob("*")
+             if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
+    assert files
+    unpackaged = [f for f in files if not any(fnmatch.fnmatchcase(f, pattern) and f.count("/") == pattern.count("/")
+                                              for pattern in patterns)]
+    assert unpackaged == []

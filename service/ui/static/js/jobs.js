@@ -8,7 +8,7 @@ const table = new DataTable(document.getElementById("jobs-table"), [
   { label: "kind", value: (j) => j.kind },
   { label: "state", value: (j) => j.state, render: (j) => stateBadge(j.state) },
   { label: "progress", value: (j) => j.progress, render: progressCell },
-  { label: "message", value: (j) => j.message || "" },
+  { label: "message", value: (j) => j.message || "", wrap: true },
   { label: "epoch", value: (j) => j.epoch },
   { label: "log marglik", value: (j) => j.log_marglik, render: (j) => formatNumber(j.log_marglik) },
   { label: "dataset", value: (j) => j.dataset },

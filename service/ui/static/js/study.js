@@ -130,7 +130,8 @@ async function renderSurrogateViews() {
   container.replaceChildren(...slices.map((_, i) => el("div", { class: "plot", id: `slice-${i}` })));
   slices.forEach((s, i) => drawSlice($(`slice-${i}`), s.parameter, s.grid, s.mean, s.sd, completed, objective));
   $("slices-note").textContent = "Surrogate mean and 95% credible band (mean ± 1.96 sd) along each parameter, "
-    + "the others held at the best trial's values; dots are the observed trials.";
+    + "the others held at the best trial's values; dots are the observed trials."
+    + (study.surrogate === "random" ? " Random search has no model: these plots show the GP that predict fits to the same trials." : "");
   await renderContour();
   const indices = await surrogate.importances(study.id, study.parameters);
   drawImportances($("importances"), study.parameters.map((p) => p.name), indices);

@@ -32,7 +32,8 @@ export function downloadBlob(filename, blob) {
 }
 
 /**
- * A table view. ``columns``: [{label, value(row) -> number|string, render?(row) -> Node|string}].
+ * A table view. ``columns``: [{label, value(row) -> number|string, render?(row) -> Node|string, wrap?}]
+ * (``wrap``: long text that may break over lines; other cells stay on one line).
  * ``filter(row, text)`` decides which rows a filter text keeps (default: any cell contains it).
  */
 export class DataTable {
@@ -81,7 +82,7 @@ export class DataTable {
     const body = this.visibleRows().map((row) => el("tr", {}, this.columns.map((column) => {
       const value = column.value(row);
       const shown = column.render ? column.render(row) : typeof value === "number" ? formatNumber(value) : value;
-      return el("td", { class: typeof value === "number" ? "num" : null }, shown ?? "");
+      return el("td", { class: column.wrap ? "wrap" : typeof value === "number" ? "num" : null }, shown ?? "");
     })));
     this.table.replaceChildren(el("thead", {}, head), el("tbody", {}, body));
   }
