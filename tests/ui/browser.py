@@ -1,7 +1,8 @@
 """Headless Chromium for the dashboard tests: the system's browser driven by Playwright.
 
 Chromium comes from the system packages (``apt-get install chromium``); Playwright never downloads
-a browser here. Without it the tests skip, except when ``CI=true``, where they fail.
+a browser here (``BDLOPT_TEST_CHROMIUM`` names another binary). Without it the tests skip, except when
+``CI=true``, where they fail.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 CHROMIUM = os.environ.get("BDLOPT_TEST_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-#: Consoles messages of these types fail a page.
+#: Console messages of these types fail a page.
 FAILING_CONSOLE_TYPES = {"error"}
 
 
