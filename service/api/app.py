@@ -17,6 +17,7 @@ from service.config import Settings, get_settings
 from service.db import Database
 from service.db.migrate import upgrade
 from service.jobs.registry import load_plugins
+from service.ui.mount import install_ui
 from service.workers.backend import JobBackend, create_backend
 from service.workers.reaper_loop import ReaperThread
 
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         summary="Bayesian optimisation as a service: GP and linearised-Laplace surrogates.",
         description=(service_doc or "").strip(),
         lifespan=lifespan,
+        docs_url=None,  # served offline by service.ui
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
@@ -91,4 +94,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(trials.router)
     app.include_router(datasets.router)
     app.include_router(jobs.router)
+    install_ui(app)
     return app

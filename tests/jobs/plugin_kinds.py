@@ -27,6 +27,25 @@ class SleepJobConfig(JobConfig):
     kill_at_step: int | None = Field(default=None, description="SIGKILL this process at this step ...")
     kill_on_attempts: list[int] | None = Field(default=None, description="... only on these attempts (None: all)")
     completions_file: str | None = Field(default=None, description="append 'job attempt' when the run finishes")
+    plot: bool = Field(default=False, description="also save 'steps.png', a plot of the reported values")
+
+
+def _steps_png(steps: int) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(4, 3), dpi=80)
+    axes.plot(range(1, steps + 1), [-float(step) for step in range(1, steps + 1)], marker="o")
+    axes.set_xlabel("step")
+    axes.set_ylabel("log marglik")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
 
 
 def run(context: JobContext) -> dict[str, Any]:
@@ -41,6 +60,8 @@ def run(context: JobContext) -> dict[str, Any]:
         context.progress(step / config.steps, f"step {step}/{config.steps}", epoch=step, log_marglik=-float(step),
                          force=True)
     context.artifacts.save_json("out.json", {"attempt": context.attempt, "pid": os.getpid()})
+    if config.plot:
+        context.artifacts.save_bytes("steps.png", _steps_png(config.steps), "image/png")
     if config.completions_file:
         with Path(config.completions_file).open("a") as handle:
             handle.write(f"{context.job_id} {context.attempt}\n")

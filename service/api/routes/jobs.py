@@ -26,6 +26,9 @@ from service.workers.backend import JobBackend
 
 logger = logging.getLogger(__name__)
 
+#: Artifact types a browser may display in place: raster images only (an SVG could carry script).
+INLINE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
 
@@ -87,10 +90,15 @@ def get_result(job_id: str, db: DatabaseDep, principal: PrincipalDep) -> JobResu
             responses={200: {"content": {"application/octet-stream": {}, "application/json": {}}}})
 def download_artifact(job_id: str, name: str, db: DatabaseDep, settings: SettingsDep,
                       principal: PrincipalDep) -> FileResponse:
-    """Stream an artifact file (safetensors weights, JSON metadata, PNG plots)."""
+    """Stream an artifact file (safetensors weights, JSON metadata, PNG plots).
+
+    Raster images are sent ``inline`` so a browser shows them; every other type is an attachment.
+    """
     artifact, path = catalog.artifact_file(db, settings.resolved_artifacts_dir(), job_id, name,
                                            owner=principal.owner_filter())
-    return FileResponse(path, media_type=artifact.media_type, filename=artifact.name)
+    disposition = "inline" if artifact.media_type in INLINE_MEDIA_TYPES else "attachment"
+    return FileResponse(path, media_type=artifact.media_type, filename=artifact.name,
+                        content_disposition_type=disposition, headers={"X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/{job_id}/cancel")
