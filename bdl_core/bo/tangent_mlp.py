@@ -60,6 +60,20 @@ _PAIRS: dict[str, Callable[[Tensor], tuple[Tensor, Tensor]]] = {
 }
 
 
+def activation_pair(name: str) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+    """``z -> (phi(z), phi'(z))`` of a named activation (one of ``ACTIVATIONS``)."""
+    if name not in _PAIRS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+    return _PAIRS[name]
+
+
+def plain_activation(name: str) -> Callable[[Tensor], Tensor]:
+    """The fused activation ``phi`` of a named activation (training forward passes)."""
+    if name not in _PLAIN:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+    return _PLAIN[name]
+
+
 @dataclass
 class TangentFeatures:
     """Outputs and per-layer Jacobian factors of a :class:`TangentMLP` at some inputs.

@@ -13,6 +13,10 @@ hyperparameters, prior mean and the training data it saw. From it:
   warm-started from it (``warm_epochs`` Adam steps instead of ``epochs``);
 * otherwise (other data, other options, ``safe``) the fit starts cold.
 
+Several outcomes (objectives, constrained metrics) are modelled by ONE network with an output per
+outcome and a joint Laplace posterior across them (``fit_joint``; ``bdl_core.bo.multi_output_lla``),
+kept and warm-started the same way.
+
 Categorical columns are one-hot encoded inside the model (``InputEncoder``); integer columns
 are relaxed to the unit interval and rounded by the shared acquisition code. Known
 observation-noise variances are not used: the LLA infers one homoskedastic noise level by the
@@ -29,6 +33,8 @@ from pydantic import BaseModel
 from torch import Tensor
 
 from bdl_core.bo import InputEncoder, LLAConfig, LLAHyperparameters, LLAModel, TangentMLP, assemble_lla_model, fit_lla_model
+from bdl_core.bo.multi_output_lla import MultiOutputHyperparameters, MultiOutputLLAModel, fit_multi_output_lla
+from bdl_core.bo.multi_output_mlp import MultiOutputMLP
 
 from service.optimizers.gp_model import GPData
 from service.optimizers.lla_options import LLAOptions
@@ -43,14 +49,14 @@ def only_grew(old_X: Tensor, old_y: Tensor, X: Tensor, y: Tensor) -> bool:
     """True when every row of (old_X, old_y) occurs in (X, y) (as a multiset, any order).
 
     Args:
-        old_X: (m, D), old_y: (m,) the data of the previous fit.
-        X: (n, D), y: (n,) the current data.
+        old_X: (m, D), old_y: (m,) or (m, k) the data of the previous fit.
+        X: (n, D), y: (n,) or (n, k) the current data.
     """
     if old_X.shape[0] > X.shape[0] or old_X.shape[1] != X.shape[1]:
         return False
 
     def rows(A: Tensor, b: Tensor) -> Counter:
-        table = torch.cat([A, b.reshape(-1, 1).to(A)], dim=1).detach().cpu().contiguous()
+        table = torch.cat([A, b.reshape(A.shape[0], -1).to(A)], dim=1).detach().cpu().contiguous()
         return Counter(bytes(r.numpy().tobytes()) for r in table)
 
     old, new = rows(old_X, old_y), rows(X, y)
@@ -92,6 +98,29 @@ class LLASurrogate(Surrogate):
             return FittedSurrogate(model=model, state=None, info=info)
         state = to_state(model, kind, fingerprint)
         self.remember(state.token, model)
+        return FittedSurrogate(model=model, state=state, info=info)
+
+    def fit_joint(self, space: SearchSpace, X: Tensor, Y: Tensor, *, options: BaseModel | None,
+                  warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
+        """One network with an output per outcome and a joint Laplace posterior (``bdl_core.bo.multi_output_lla``)."""
+        options = options if isinstance(options, LLAOptions) else LLAOptions()
+        config = options.to_config(safe=safe)
+        encoder = InputEncoder(space.dim, space.n_choices, config.input_embedding)
+        layout = repr(("joint", Y.shape[1], config, space.dim, tuple(sorted(space.n_choices.items()))))
+        kind = f"lla-joint-{digest_bytes(layout.encode())}"
+        fingerprint = data_fingerprint(X, Y)
+        previous = None
+        if warm is not None and warm.kind == kind and not safe:
+            previous = joint_from_state(warm, config, encoder)
+            if warm.fingerprint == fingerprint:
+                return FittedSurrogate(model=previous, state=warm, info={"fit_seconds": 0.0, "fit_skipped": True,
+                                                                         "warm_started": False, "regime": "joint"})
+            if not only_grew(previous.train_X, previous.train_Y, X, Y):
+                previous = None
+        model = fit_multi_output_lla(X, Y, encoder, config, warm=previous, seed=seed + (1 if safe else 0))
+        info = {"fit_seconds": model.info["fit_seconds"], "warm_started": model.info["warm_started"],
+                "fit_skipped": False, "regime": "joint", "noise_sd": model.info["noise_sd"]}
+        state = None if safe else joint_to_state(model, kind, fingerprint)
         return FittedSurrogate(model=model, state=state, info=info)
 
     def restore(self, state: SurrogateState, config: LLAConfig, encoder: InputEncoder) -> LLAModel:
@@ -141,3 +170,29 @@ def from_state(state: SurrogateState, config: LLAConfig, encoder: InputEncoder) 
     n_means = sum(1 for k in t if k.startswith("prior_mean."))
     prior_mean = [t[f"prior_mean.{i}"].clone() for i in range(n_means)] or None
     return assemble_lla_model(net, encoder, hypers, train_X, t["train_Y"], config, dict(state.meta), prior_mean)
+
+
+def joint_to_state(model: MultiOutputLLAModel, kind: str, fingerprint: str) -> SurrogateState:
+    """The compact state of a fitted joint multi-output model."""
+    tensors: dict[str, Tensor] = {f"net.{k}": v for k, v in model.net.state_dict().items()}
+    tensors.update({"hypers.log_prior": model.hypers.log_prior, "hypers.log_sigma": model.hypers.log_sigma,
+                    "train_X": model.train_X, "train_Y": model.train_Y})
+    for i, mean in enumerate(model.prior_mean or []):
+        tensors[f"prior_mean.{i}"] = mean
+    return SurrogateState(kind=kind, tensors={k: v.detach().cpu().clone() for k, v in tensors.items()},
+                          fingerprint=fingerprint, n_fitted=int(model.train_X.shape[0]),
+                          meta={"fit_seconds": model.info.get("fit_seconds")})
+
+
+def joint_from_state(state: SurrogateState, config: LLAConfig, encoder: InputEncoder) -> MultiOutputLLAModel:
+    """Restore the model :func:`joint_to_state` saved (no training)."""
+    t = state.tensors
+    train_X, train_Y = t["train_X"], t["train_Y"]
+    with torch.random.fork_rng(devices=[]):
+        net = MultiOutputMLP(encoder.out_features, train_Y.shape[1], config.width, config.depth, config.activation,
+                             dtype=train_X.dtype, device=train_X.device)
+    net.load_state_dict({k.removeprefix("net."): v for k, v in t.items() if k.startswith("net.")})
+    hypers = MultiOutputHyperparameters(t["hypers.log_prior"].clone(), t["hypers.log_sigma"].clone())
+    n_means = sum(1 for k in t if k.startswith("prior_mean."))
+    prior_mean = [t[f"prior_mean.{i}"].clone() for i in range(n_means)] or None
+    return MultiOutputLLAModel(net, encoder, hypers, train_X, train_Y, config, dict(state.meta), prior_mean)

@@ -63,9 +63,16 @@ class ModelBasedPolicy(Policy):
         )
 
     def fit_all(self, request: SuggestRequest, data: GPData, warm: SurrogateState | None, safe: bool) -> FittedSurrogate:
-        """The objective's model, or one model per outcome when the study has several (``multi_outcome``)."""
+        """The objective's model; for several outcomes the surrogate's joint model, else one model per
+        outcome (``multi_outcome``)."""
         if request.outcomes is None:
             return self.fit(request, data, warm, safe)
+        joint = self.surrogate.fit_joint(
+            request.space, request.X, request.outcomes.Y, options=self.options(request),
+            warm=None if safe else warm, safe=safe, seed=int(request.seed),
+        )
+        if joint is not None:
+            return joint
         return fit_outcomes(lambda one, part: self.fit(request, one, part, safe), request.X, request.outcomes, warm)
 
     # ------------------------------------------------------------------ suggest

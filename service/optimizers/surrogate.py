@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
+from torch import Tensor
 
 from service.optimizers.surrogate_state import SurrogateState
 from service.space.search_space import SearchSpace
@@ -57,6 +58,28 @@ class Surrogate(ABC):
         from service.optimizers.acquisition import AcquisitionOptions
 
         return AcquisitionOptions()
+
+    def fit_joint(
+        self,
+        space: SearchSpace,
+        X: Tensor,
+        Y: Tensor,
+        *,
+        options: BaseModel | None,
+        warm: SurrogateState | None,
+        safe: bool,
+        seed: int,
+    ) -> FittedSurrogate | None:
+        """One joint model of several outcomes, or None when the surrogate has none (the default).
+
+        Args:
+            X: ``(n, D)`` encoded observations; Y: ``(n, m)`` outcomes (objectives
+                maximisation-oriented first). Other arguments as in :meth:`fit`.
+
+        Returns:
+            A fitted model with ``m`` outputs, or None: the policy then fits one model per outcome.
+        """
+        return None
 
     @abstractmethod
     def fit(

@@ -160,3 +160,18 @@ def test_options_carried_by_the_request_are_used() -> None:
     assert suggestion.policy == "lla"
     weights = [k for k in suggestion.state.tensors if k.startswith("net.") and k.endswith(".weight")]
     assert len(weights) == 2 and suggestion.state.tensors["net.layers.0.weight"].shape[0] == 8
+
+
+def test_several_outcomes_share_one_joint_network_and_its_state() -> None:
+    from service.optimizers.outcomes import OutcomeBound, Outcomes
+
+    space = _space2()
+    X, y = _data(space, 10)
+    Y = torch.stack([y, -(X[:, 1] - 0.6) ** 2, X.sum(-1)], dim=-1)
+    outcomes = Outcomes(Y=Y, names=("f", "g", "m"), n_objectives=2, constraints=(OutcomeBound(2, "<=", 1.5),))
+    request = _request(space, X, y, count=2, outcomes=outcomes)
+    first = _policy().suggest(request)
+    assert first.policy == "lla" and first.info["regime"] == "joint", (first.info, first.fallback_reason)
+    assert first.state.tensors["net.layers.2.weight"].shape[0] == 3  # one output per outcome
+    again = _policy().suggest(request, SurrogateState.from_bytes(first.state.to_bytes()))
+    assert again.info["fit_skipped"] and torch.equal(again.X, first.X)
