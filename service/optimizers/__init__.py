@@ -6,6 +6,7 @@ here, one line each; their modules (and BoTorch) are imported only when first us
 """
 
 from service.optimizers.base import Policy, Prediction, PredictionUnavailable, SuggestRequest, Suggestion
+from service.optimizers.auto_options import AutoOptions
 from service.optimizers.lla_options import LLAOptions
 from service.optimizers.registry import (
     describe_surrogates,
@@ -34,9 +35,17 @@ def _lla():
     return LLASurrogate()
 
 
+def _auto():
+    from service.optimizers.auto import AutoSurrogate
+
+    return AutoSurrogate()
+
+
 register_surrogate("gp", _gp, description="Gaussian process (BoTorch SingleTaskGP / MixedSingleTaskGP)")
 register_surrogate("lla", _lla, options_model=LLAOptions,
                    description="linearised Laplace approximation of an MLP (bdl_core)")
+register_surrogate("auto", _auto, options_model=AutoOptions,
+                   description="fits gp and lla and lets the one with the higher evidence (or LOO score) propose")
 
 __all__ = [
     "FittedSurrogate",

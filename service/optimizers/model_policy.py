@@ -142,7 +142,7 @@ class ModelBasedPolicy(Policy):
             chosen = torch.cat([chosen, fill])
             info["sobol_filled"] = n_missing
         state = fitted.state if fitted.state is not None else warm
-        return Suggestion(X=chosen, policy=self.name, info=info, state=state)
+        return Suggestion(X=chosen, policy=str(info.pop("label", self.name)), info=info, state=state)
 
     def sobol_points(self, request: SuggestRequest, count: int) -> Tensor:
         """``(count, D)`` points of the study's Sobol sequence, avoiding observed and pending ones."""

@@ -1,0 +1,66 @@
+"""``surrogate: "auto"``: fit several surrogates on the study's data and let the best-scoring one propose.
+
+At every model-based suggest each candidate (default: ``gp`` and ``lla``) is fitted, warm-started
+from its own part of the study's state, and scored on the study's own data (``model_scores``:
+the leave-one-out predictive likelihood by default, or the log marginal likelihood). The candidate
+with the higher score is the model of that suggestion; the trial's policy reads ``auto:<name>``
+and the scores are kept in the state's metadata. The cost is the sum of the candidates' fits
+(each warm-started) plus one acquisition.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from service.optimizers.auto_options import AutoOptions
+from service.optimizers.surrogate import FittedSurrogate, Surrogate
+from service.optimizers.surrogate_state import SurrogateState
+from service.space.search_space import SearchSpace
+
+if TYPE_CHECKING:
+    from service.optimizers.gp_model import GPData
+
+logger = logging.getLogger(__name__)
+
+
+class AutoSurrogate(Surrogate):
+    """Chooses among candidate surrogates by a score on the study's data (module docstring)."""
+
+    name = "auto"
+    options_model = AutoOptions
+
+    def fit(self, space: SearchSpace, data: GPData, *, options: BaseModel | None,
+            warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
+        """Fit every candidate, score each, return the best with every candidate's state."""
+        from service.optimizers.lla_options import LLAOptions
+        from service.optimizers.model_scores import score
+        from service.optimizers.multi_outcome import pack_states, unpack_states
+        from service.optimizers.registry import surrogate_entry
+
+        options = options if isinstance(options, AutoOptions) else AutoOptions()
+        parts = unpack_states(warm, len(options.candidates))
+        fits, scores = [], {}
+        for name, part in zip(options.candidates, parts):
+            candidate = surrogate_entry(name).factory()
+            candidate_options = LLAOptions.model_validate(options.lla) if name == "lla" else None
+            fitted = candidate.fit(space, data, options=candidate_options, warm=part, safe=safe, seed=seed)
+            fits.append(fitted)
+            try:
+                scores[name] = score(fitted.model, options.criterion)
+            except Exception as error:  # noqa: BLE001 - a candidate that cannot be scored is not chosen
+                logger.warning("auto: cannot score %s: %s", name, error)
+                scores[name] = float("-inf")
+        chosen = max(options.candidates, key=lambda n: scores[n])
+        best = fits[options.candidates.index(chosen)]
+        states = [f.state if f.state is not None else p for f, p in zip(fits, parts)]
+        state = pack_states(states)
+        if state is not None:
+            state = SurrogateState(kind=state.kind, tensors=state.tensors, fingerprint=state.fingerprint,
+                                   n_fitted=data.n, meta={**state.meta, "chosen": chosen, "scores": scores,
+                                                          "criterion": options.criterion})
+        info = {**best.info, "label": f"auto:{chosen}", "chosen": chosen, "scores": scores,
+                "criterion": options.criterion, "fit_seconds": sum(float(f.info.get("fit_seconds", 0)) for f in fits)}
+        return FittedSurrogate(model=best.model, state=state, info=info)

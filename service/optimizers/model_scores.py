@@ -1,0 +1,102 @@
+"""Scores of fitted surrogates on the study's own data, comparable across surrogates.
+
+Both criteria are computed on the same standardised targets (the observations minus their mean,
+divided by their sample standard deviation: what the GP's ``Standardize`` transform and the LLA's
+own standardisation both use), so the Jacobian of the standardisation is the same for every
+candidate and cancels in a comparison.
+
+* ``evidence``: the log marginal likelihood. GP: exact, with its fitted hyperparameters. LLA: the
+  Laplace-GGN evidence in function-space form at the MAP and the tuned hyperparameters
+  (``bdl_core.bo.function_space_log_evidence``; the function-space form is used while n < P).
+* ``loo``: the closed-form leave-one-out predictive log likelihood of a GP with Gram matrix ``A``
+  (the GP; the LLA is a GP with the network's tangent kernel and the MAP network as its mean):
+  ``mu_i = y_i - [A^-1 r]_i / [A^-1]_ii`` and ``var_i = 1 / [A^-1]_ii``, with ``r`` the residuals
+  from the mean function (Rasmussen and Williams 2006, eq. 5.12).
+
+Written here because neither BoTorch nor ``bdl_core`` has a score common to both model types.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from botorch.models import SingleTaskGP
+from torch import Tensor
+
+from bdl_core.bo import LLAModel, function_space_log_evidence, gram_blocks
+
+CRITERIA = ("evidence", "loo")
+
+
+def loo_log_likelihood(A: Tensor, residual: Tensor) -> Tensor:
+    """() sum over i of log N(y_i | LOO mean, LOO variance) for Gram ``A`` (n, n) and residuals (n,)."""
+    inverse = torch.cholesky_inverse(torch.linalg.cholesky(A))
+    diag = inverse.diagonal()
+    loo_residual = (inverse @ residual) / diag
+    return (-0.5 * math.log(2 * math.pi) + 0.5 * diag.log() - 0.5 * loo_residual.pow(2) * diag).sum()
+
+
+def gp_parts(model: SingleTaskGP) -> tuple[Tensor, Tensor, Tensor]:
+    """(A, residual, standardised y) of a fitted GP: A = K + noise (standardised units)."""
+    X = model.train_inputs[0]
+    y = model.train_targets
+    with torch.no_grad():
+        K = model.covar_module(X).to_dense()
+        noise = model.likelihood.noise.reshape(-1).expand(X.shape[0])
+        mean = model.mean_module(X)
+    return K + torch.diag(noise), y - mean, y
+
+
+def lla_parts(model: LLAModel) -> tuple[Tensor, Tensor, Tensor]:
+    """(A, residual, standardised y) of a fitted LLA: A = NTK Gram + sigma^2 (standardised units)."""
+    inputs = model.encoder(model.train_X)
+    ys = (model.train_Y.reshape(-1) - model.y_mean) / model.y_std
+    with torch.no_grad():
+        features = model.net.tangent_features(inputs)
+        variances = model.hypers.precisions(model.net.n_groups).reciprocal()
+        A = torch.einsum("g,gij->ij", variances, gram_blocks(features))
+        A = A + model.hypers.sigma.pow(2) * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+    return A, ys - features.f, ys
+
+
+def evidence(model: object) -> float:
+    """Log marginal likelihood on the standardised targets (module docstring)."""
+    if isinstance(model, SingleTaskGP):
+        A, residual, _ = gp_parts(model)
+        chol = torch.linalg.cholesky(A)
+        alpha = torch.cholesky_solve(residual.unsqueeze(-1), chol).squeeze(-1)
+        n = residual.shape[0]
+        return float((-0.5 * residual @ alpha - chol.diagonal().log().sum() - 0.5 * n * math.log(2 * math.pi)).detach())
+    if isinstance(model, LLAModel):
+        inputs = model.encoder(model.train_X)
+        ys = (model.train_Y.reshape(-1) - model.y_mean) / model.y_std
+        with torch.no_grad():
+            features = model.net.tangent_features(inputs)
+            params = [p.detach() for p in model.net.parameters()]
+            means = model.prior_mean if model.prior_mean is not None else [torch.zeros_like(p) for p in params]
+            theta_sq = torch.stack([(p - m).pow(2).sum() for p, m in zip(params, means)])
+            value = function_space_log_evidence(gram_blocks(features), (features.f - ys).pow(2).sum(), theta_sq,
+                                                model.hypers.log_prior, model.hypers.log_sigma)
+        return float(value)
+    raise TypeError(f"no evidence for a {type(model).__name__}")
+
+
+def loo(model: object) -> float:
+    """Closed-form leave-one-out predictive log likelihood on the standardised targets."""
+    if isinstance(model, SingleTaskGP):
+        A, residual, _ = gp_parts(model)
+    elif isinstance(model, LLAModel):
+        A, residual, _ = lla_parts(model)
+    else:
+        raise TypeError(f"no LOO score for a {type(model).__name__}")
+    return float(loo_log_likelihood(A, residual).detach())
+
+
+def score(model: object, criterion: str) -> float:
+    """The named criterion of a fitted model (higher is better)."""
+    if criterion == "evidence":
+        return evidence(model)
+    if criterion == "loo":
+        return loo(model)
+    raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
