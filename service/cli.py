@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -101,17 +102,30 @@ def _keys_create(args: argparse.Namespace) -> int:
     database = _database(_settings(args))
     try:
         first_key = active_key_count(database) == 0
+        if args.if_no_keys and not first_key:
+            print("an active key exists already: none created (`bdlopt keys list` shows them)", file=sys.stderr)
+            return 0
         key, info = create_key(database, args.name, admin=args.admin)
         local = owned_counts(database)
         adopted = transfer_ownership(database, info.principal) if args.adopt_local and local.total else None
     finally:
         database.dispose()
+    if args.output:
+        try:
+            _write_secret(Path(args.output), key)
+        except OSError:
+            _revoke_unsaved(args, info.id)
+            raise
+        shown = f"written to {args.output} (readable by its owner only)"
     if args.json:
-        _emit_json({"key": key, **_key_json(info), "adopted_from_local": asdict(adopted) if adopted else None})
+        secret = {"key_file": args.output} if args.output else {"key": key}
+        _emit_json({**secret, **_key_json(info), "adopted_from_local": asdict(adopted) if adopted else None})
         return 0
-    print(key)  # stdout holds only the key: KEY=$(bdlopt keys create --name alice)
+    if not args.output:
+        print(key)  # stdout holds only the key: KEY=$(bdlopt keys create --name alice)
+        shown = "it is shown only now: store it safely"
     note = [f"created key {info.prefix} for principal '{info.principal}'{' (admin)' if info.is_admin else ''}; "
-            "it is shown only now: store it safely."]
+            f"{shown}."]
     if first_key:
         note.append("This is the first key: local mode is off, requests without a key now get 401.")
     if adopted:
@@ -122,6 +136,26 @@ def _keys_create(args: argparse.Namespace) -> int:
                     f"  bdlopt keys adopt-local --to {info.principal}   (or use --adopt-local with keys create)")
     print("\n".join(note), file=sys.stderr)
     return 0
+
+
+def _revoke_unsaved(args: argparse.Namespace, key_id: str) -> None:
+    """Revoke a key whose file could not be written: nobody holds it, and it would block --if-no-keys."""
+    from service.auth.keys import revoke_key
+
+    database = _database(_settings(args), migrate=False)
+    try:
+        revoke_key(database, key_id)
+    finally:
+        database.dispose()
+
+
+def _write_secret(path: Path, secret: str) -> None:
+    """Write ``secret`` to a new file only its owner can read (replacing an old one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret + "\n")
 
 
 def _keys_adopt_local(args: argparse.Namespace) -> int:
@@ -254,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys_create.add_argument("--admin", action="store_true", help="the key sees and changes everything")
     keys_create.add_argument("--adopt-local", action="store_true",
                              help="hand the studies, datasets and jobs created in local mode to this principal")
+    keys_create.add_argument("--if-no-keys", action="store_true",
+                             help="create the key only when no active key exists (a deployment's first admin key)")
+    keys_create.add_argument("--output", metavar="FILE",
+                             help="write the key to FILE (mode 600) instead of printing it")
     keys_create.set_defaults(handler=_keys_create)
     keys_adopt = keys_commands.add_parser("adopt-local", help="hand what local mode created to a principal")
     keys_adopt.add_argument("--to", required=True, help="the principal (a key's --name)")

@@ -4,11 +4,9 @@ across API processes when Redis is configured (the Redis tests are required when
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from service.api.app import create_app
@@ -16,23 +14,9 @@ from service.api.rate_limit import TokenBucketLimiter, build_rate_limits, shared
 from service.api.shared_rate_limit import RedisTokenBucketLimiter, redact
 from service.auth.keys import create_key
 from service.config import Settings
-from tests.conftest import IN_CI
 
 SPACE = [{"name": "x", "type": "float", "low": 0.0, "high": 1.0}]
 STUDY = {"name": "r", "parameters": SPACE, "objectives": [{"name": "f"}], "surrogate": "random"}
-REDIS_URL = os.environ.get("BDLOPT_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    """A reachable Redis (skip, or fail when CI=true, otherwise)."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        if IN_CI:
-            pytest.fail(f"CI=true requires Redis at {REDIS_URL}: {error}")
-        pytest.skip(f"Redis unreachable at {REDIS_URL}: {error}")
-    return REDIS_URL
 
 
 def test_a_local_loop_of_2000_suggest_observe_calls_is_never_limited(client):
