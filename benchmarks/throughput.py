@@ -4,7 +4,9 @@ bdlopt: a ``random`` study (two float parameters), ``--clients`` client threads 
 suggest -> observe for ``--seconds``, on SQLite with one ``bdlopt serve`` process and on PostgreSQL
 with one and with two processes (clients spread over them). Rate limits are off (local mode).
 Optuna: ``RandomSampler`` on ``RDBStorage`` over SQLite, in this process, one thread, ask -> two
-``suggest_float`` -> tell for the same number of seconds. Prints a markdown table with the ratio.
+``suggest_float`` -> tell for the same number of seconds, once before and once after the bdlopt
+configurations (the ratio uses their mean: on a shared machine the load drifts during a run).
+Prints a markdown table with the ratio.
 
     nice -n 10 python -m benchmarks.throughput [--seconds 15] [--clients 16] [--configs sqlite,postgres,postgres-x2]
 
@@ -84,6 +86,7 @@ def optuna_rate(seconds: float, seed: int, directory: Path) -> tuple[int, float]
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    directory.mkdir(parents=True, exist_ok=True)
     storage = optuna.storages.RDBStorage(f"sqlite:///{directory / 'optuna.db'}")
     study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=seed))
     completed = 0
@@ -136,9 +139,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        trials, elapsed = optuna_rate(args.seconds, args.seed, directory)
-        optuna_per_second = trials / elapsed
-        print(f"  optuna RDB sqlite: {optuna_per_second:.1f} trials/s", flush=True)
+        optuna_runs = [optuna_rate(args.seconds, args.seed, directory / "before")]
+        print(f"  optuna RDB sqlite: {optuna_runs[0][0] / optuna_runs[0][1]:.1f} trials/s", flush=True)
         for config in args.configs.split(","):
             storage, _, count = config.partition("-x")
             processes = int(count or 1)
@@ -148,9 +150,13 @@ def main(argv: list[str] | None = None) -> None:
             rate = done / seconds
             rows.append((f"bdlopt over HTTP, {args.clients} clients", storage, processes, done, seconds, errors, rate))
             print(f"  {config}: {rate:.1f} trials/s ({errors} errors)", flush=True)
-        rows.append(("Optuna RDBStorage in process, 1 thread", "sqlite", 1, trials, elapsed, 0, optuna_per_second))
+        optuna_runs.append(optuna_rate(args.seconds, args.seed, directory / "after"))
+        for when, (trials, elapsed) in zip(("before", "after"), optuna_runs):
+            rows.append((f"Optuna RDBStorage in process, 1 thread ({when})", "sqlite", 1, trials, elapsed, 0,
+                         trials / elapsed))
+    optuna_per_second = sum(trials / elapsed for trials, elapsed in optuna_runs) / len(optuna_runs)
     print(f"\nCompleted trials per second, random policy, 2 float parameters, seed {args.seed}, "
-          f"{args.seconds:g} s per configuration\n")
+          f"{args.seconds:g} s per configuration; ratios against Optuna's mean of {optuna_per_second:.1f} trials/s\n")
     print("| system | storage | API processes | trials | seconds | errors | trials/s | vs Optuna |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for system, storage, processes, done, seconds, errors, rate in rows:
