@@ -1,7 +1,7 @@
 """Scale-out: two ``bdlopt serve`` processes on one PostgreSQL database, 32 client threads spread over
 both, suggest/observe/fail on random and GP studies; one process is SIGKILLed mid-run and restarted.
 
-Checked: no 5xx, no point handed out twice in a study, every acknowledged observation and failure is
+Checked: no 5xx, no point handed out twice in a study (failed trials aside), every acknowledged observation and failure is
 stored as acknowledged, trial numbers are unique, and the restarted process serves again.
 """
 
@@ -143,8 +143,12 @@ def test_two_processes_on_one_postgres_lose_nothing(fresh_postgres_url):
     for trial_id in run.failed:
         assert by_id[trial_id]["state"] == "failed"
     for sid, items in stored.items():
-        points = [(round(t["params"]["x"], 12), round(t["params"]["y"], 12)) for t in items]
-        twice = [(t["number"], t["state"], t["policy"], point) for t, point in zip(items, points)
+        # No two clients evaluate one point. A failed trial's point is not part of what the policy
+        # conditions on (neither observed nor pending), so the GP may propose it again: a retry, not
+        # a duplicate (seen once in four runs, at a corner of the box).
+        live = [t for t in items if t["state"] != "failed"]
+        points = [(round(t["params"]["x"], 12), round(t["params"]["y"], 12)) for t in live]
+        twice = [(t["number"], t["state"], t["policy"], point) for t, point in zip(live, points)
                  if points.count(point) > 1]
         assert not twice, f"study {sid}: a point was handed out twice: {twice}"
         numbers = [t["number"] for t in items]
