@@ -4,18 +4,12 @@ Write transactions are serialised per study: on PostgreSQL by ``SELECT ... FOR U
 study row (the domain asks for it), on SQLite by opening every write transaction with
 ``BEGIN IMMEDIATE`` so that two writers never interleave (SQLite has no row locks). SQLite runs in
 WAL mode with a busy timeout, so readers never block and writers queue instead of failing.
-
-Writers of one process also queue on a Python lock before ``BEGIN IMMEDIATE``: SQLite's busy
-handler polls with sleeps of up to 100 ms, so sixteen threads waiting in it hand the lock on late
-and the database sits idle between write transactions (profiled: a fifth of the request threads'
-time went there under 16 clients). The busy timeout still arbitrates between processes.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -38,8 +32,6 @@ class Database:
             self.engine = self._sqlite_engine(url, sqlite_busy_timeout_ms)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-        # Reentrant: a write transaction inside another on one thread fails as it would without it.
-        self._writer_lock = threading.RLock() if self.is_sqlite else None
         writer = self.engine.execution_options(bdlopt_write=True)
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write = sessionmaker(bind=writer, expire_on_commit=False)
@@ -83,7 +75,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed when the block ends, rolled back whole on any error."""
-        with self._writer_lock or nullcontext(), self._write() as session:
+        with self._write() as session:
             try:
                 yield session
                 session.commit()
