@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install openapi bench clean
+.PHONY: run test install openapi clean distclean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,5 +27,11 @@ test: $(STAMP)
 openapi: $(STAMP)
 	$(VENV)/bin/bdlopt openapi
 
+# Build outputs only: the studies, datasets and artifacts under data/ stay.
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) .pytest_cache build *.egg-info
+	@echo "kept data/ (studies, datasets, artifacts); 'make distclean' deletes it too"
+
+distclean: clean
+	@echo "deleting data/: every study, trial, dataset and job artifact of the embedded database"
+	rm -rf data

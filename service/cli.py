@@ -6,7 +6,9 @@ import argparse
 import ipaddress
 import json
 import logging
+import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 DEFAULT_OPENAPI = Path("openapi") / "openapi.json"
@@ -31,6 +33,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def serving_banner(host: str, port: int) -> str:
+    """The plain-words line ``bdlopt serve`` prints before its (JSON) log lines."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    where = f"http://{shown}:{port}"
+    scope = " (all interfaces)" if shown != host else ""
+    return f"bdlopt serves on {where}{scope}; API documentation: {where}/docs; Ctrl-C stops it"
 
 
 def _database(settings, *, migrate: bool = True):
@@ -71,19 +81,95 @@ def _serve(args: argparse.Namespace) -> int:
             "no API key exists: local mode, every request acts as the 'local' principal (loopback only)"
         )
     app = create_app(settings, loopback=loopback)
+    print(serving_banner(args.host, args.port), file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(), log_config=None)
     return 0
 
 
+def _emit_json(payload) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+
+
+def _key_json(info) -> dict:
+    return {"id": info.id, "name": info.name, "principal": info.principal, "prefix": info.prefix,
+            "admin": info.is_admin, "created_at": info.created_at, "revoked_at": info.revoked_at}
+
+
 def _keys_create(args: argparse.Namespace) -> int:
-    from service.auth.keys import create_key
+    from service.auth.keys import active_key_count, create_key
+    from service.auth.ownership import owned_counts, transfer_ownership
 
     database = _database(_settings(args))
-    key, info = create_key(database, args.name, admin=args.admin)
-    database.dispose()
-    print(key)
-    print(f"created key {info.prefix} for principal '{info.principal}'{' (admin)' if info.is_admin else ''}; "
-          "it is shown only now: store it safely", file=sys.stderr)
+    try:
+        first_key = active_key_count(database) == 0
+        if args.if_no_keys and not first_key:
+            print("an active key exists already: none created (`bdlopt keys list` shows them)", file=sys.stderr)
+            return 0
+        key, info = create_key(database, args.name, admin=args.admin)
+        local = owned_counts(database)
+        adopted = transfer_ownership(database, info.principal) if args.adopt_local and local.total else None
+    finally:
+        database.dispose()
+    if args.output:
+        try:
+            _write_secret(Path(args.output), key)
+        except OSError:
+            _revoke_unsaved(args, info.id)
+            raise
+        shown = f"written to {args.output} (readable by its owner only)"
+    if args.json:
+        secret = {"key_file": args.output} if args.output else {"key": key}
+        _emit_json({**secret, **_key_json(info), "adopted_from_local": asdict(adopted) if adopted else None})
+        return 0
+    if not args.output:
+        print(key)  # stdout holds only the key: KEY=$(bdlopt keys create --name alice)
+        shown = "it is shown only now: store it safely"
+    note = [f"created key {info.prefix} for principal '{info.principal}'{' (admin)' if info.is_admin else ''}; "
+            f"{shown}."]
+    if first_key:
+        note.append("This is the first key: local mode is off, requests without a key now get 401.")
+    if adopted:
+        note.append(f"'{info.principal}' now owns what local mode created: {adopted.describe()}.")
+    elif local.total:
+        note.append(f"Local mode created {local.describe()}; they belong to 'local', which no key acts as, so "
+                    f"only admin keys see them. To hand them to '{info.principal}':\n"
+                    f"  bdlopt keys adopt-local --to {info.principal}   (or use --adopt-local with keys create)")
+    print("\n".join(note), file=sys.stderr)
+    return 0
+
+
+def _revoke_unsaved(args: argparse.Namespace, key_id: str) -> None:
+    """Revoke a key whose file could not be written: nobody holds it, and it would block --if-no-keys."""
+    from service.auth.keys import revoke_key
+
+    database = _database(_settings(args), migrate=False)
+    try:
+        revoke_key(database, key_id)
+    finally:
+        database.dispose()
+
+
+def _write_secret(path: Path, secret: str) -> None:
+    """Write ``secret`` to a new file only its owner can read (replacing an old one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret + "\n")
+
+
+def _keys_adopt_local(args: argparse.Namespace) -> int:
+    from service.auth.ownership import transfer_ownership
+
+    database = _database(_settings(args))
+    try:
+        moved = transfer_ownership(database, args.to)
+    finally:
+        database.dispose()
+    if args.json:
+        _emit_json(asdict(moved))
+    else:
+        print(f"'{args.to}' now owns {moved.describe()} that local mode created")
     return 0
 
 
@@ -93,6 +179,12 @@ def _keys_list(args: argparse.Namespace) -> int:
     database = _database(_settings(args))
     rows = list_keys(database)
     database.dispose()
+    if args.json:
+        _emit_json([_key_json(key) for key in rows])
+        return 0
+    if not rows:
+        print("no keys: a server on 127.0.0.1 runs in local mode (create one with `bdlopt keys create --name NAME`)")
+        return 0
     print(f"{'prefix':<14}{'name':<20}{'principal':<20}{'admin':<7}{'created':<22}revoked")
     for key in rows:
         revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "-"
@@ -108,11 +200,15 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     try:
         info = revoke_key(database, args.key)
     except KeyError:
-        print(f"no key with id or prefix '{args.key}'", file=sys.stderr)
+        print("no such key: give the whole key, its prefix (as `bdlopt keys list` shows it) or its id",
+              file=sys.stderr)
         return 1
     finally:
         database.dispose()
-    print(f"revoked key {info.prefix} of principal '{info.principal}'")
+    if args.json:
+        _emit_json(_key_json(info))
+    else:
+        print(f"revoked key {info.prefix} of principal '{info.principal}'")
     return 0
 
 
@@ -190,15 +286,25 @@ def build_parser() -> argparse.ArgumentParser:
     keys_create = keys_commands.add_parser("create", help="create a key and print it")
     keys_create.add_argument("--name", required=True, help="the principal that owns what the key creates")
     keys_create.add_argument("--admin", action="store_true", help="the key sees and changes everything")
-    keys_create.add_argument("--database-url", help="overrides BDLOPT_DATABASE_URL")
+    keys_create.add_argument("--adopt-local", action="store_true",
+                             help="hand the studies, datasets and jobs created in local mode to this principal")
+    keys_create.add_argument("--if-no-keys", action="store_true",
+                             help="create the key only when no active key exists (a deployment's first admin key)")
+    keys_create.add_argument("--output", metavar="FILE",
+                             help="write the key to FILE (mode 600) instead of printing it")
     keys_create.set_defaults(handler=_keys_create)
+    keys_adopt = keys_commands.add_parser("adopt-local", help="hand what local mode created to a principal")
+    keys_adopt.add_argument("--to", required=True, help="the principal (a key's --name)")
+    keys_adopt.set_defaults(handler=_keys_adopt_local)
     keys_list = keys_commands.add_parser("list", help="list keys (without secrets)")
-    keys_list.add_argument("--database-url", help="overrides BDLOPT_DATABASE_URL")
     keys_list.set_defaults(handler=_keys_list)
-    keys_revoke = keys_commands.add_parser("revoke", help="revoke a key by id or prefix")
-    keys_revoke.add_argument("key", help="the key's id or prefix (see `bdlopt keys list`)")
-    keys_revoke.add_argument("--database-url", help="overrides BDLOPT_DATABASE_URL")
+    keys_revoke = keys_commands.add_parser("revoke", help="revoke a key by the whole key, its prefix or its id")
+    keys_revoke.add_argument("key", help="the whole key, its prefix (bdl_<prefix> or <prefix>, see `bdlopt keys list`) "
+                                         "or its id")
     keys_revoke.set_defaults(handler=_keys_revoke)
+    for command in (keys_create, keys_adopt, keys_list, keys_revoke):
+        command.add_argument("--database-url", help="overrides BDLOPT_DATABASE_URL")
+        command.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     db = commands.add_parser("db", help="study database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -215,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bdlopt`` console script."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Quiet by default (no Alembic INFO lines around `keys create`); serve and worker set their own level.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     return int(args.handler(args) or 0)
 

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     rate_limit_jobs_per_minute: float = Field(
         default=30, ge=0, description="Job submissions per minute and principal (0: unlimited)."
     )
+    rate_limit_local_mode: bool = Field(
+        default=False,
+        description="Apply the rate limits in local mode too (requests without a key on a loopback server).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by the API processes (rate limits); default: the broker when job_backend is "
+        "'celery', else none (each process limits on its own).",
+    )
 
     # Background jobs (service.jobs, service.workers) and datasets (service.datasets).
     job_backend: Literal["local", "celery"] = Field(
@@ -65,7 +74,8 @@ class Settings(BaseSettings):
     )
     celery_queue_prefix: str = Field(
         default="",
-        description="Prefix of the Celery queue names ('gpu', 'cpu'), so several deployments can share one Redis.",
+        description="Prefix of the Celery queue names, so several deployments can share one Redis: 'prod' gives "
+        "'prod.gpu' and 'prod.cpu' (a prefix ending in . - _ or : is used as it is).",
     )
     local_workers: int = Field(
         default=1, ge=0, description="Jobs the 'local' back end runs at the same time (threads of `bdlopt serve`)."

@@ -26,6 +26,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "BDLOPT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+REDIS_URL = os.environ.get("BDLOPT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 # The suite runs on 2-core machines, partly with a server subprocess beside it: one intra-op
 # thread per process avoids oversubscription, which slows small factorisations by orders of magnitude.
@@ -52,6 +53,23 @@ def postgres_server() -> Iterator[str]:
             pytest.fail(f"CI=true requires PostgreSQL: {reason}")
         pytest.skip(reason)
     yield POSTGRES_ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of a reachable Redis database (skip, or fail when CI=true, otherwise).
+
+    Tests that write keys keep them apart by a unique name (queue prefix, principal).
+    """
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
+    except redis.RedisError as error:
+        if IN_CI:
+            pytest.fail(f"CI=true requires Redis at {REDIS_URL}: {error}")
+        pytest.skip(f"Redis unreachable at {REDIS_URL}: {error}")
+    return REDIS_URL
 
 
 def _create_database(admin_url: str) -> str:

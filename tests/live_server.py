@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,30 +35,50 @@ def port_is_free(port: int) -> bool:
 
 
 class ServerProcess:
-    """A started ``bdlopt serve`` subprocess."""
+    """A started ``bdlopt serve`` subprocess.
 
-    def __init__(self, database_url: str, port: int | None = None, extra_env: dict | None = None) -> None:
+    Its output goes to a temporary log file (``output()``), never to a pipe: a busy server writes a
+    log line per request and would block once an unread pipe is full. ``kill`` then ``start`` brings
+    it back on the same port and database.
+    """
+
+    def __init__(self, database_url: str, port: int | None = None, extra_env: dict | None = None,
+                 host: str = "127.0.0.1") -> None:
         self.port = port or free_port()
+        self.host = host
         self.base_url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "BDLOPT_DATABASE_URL": database_url, "BDLOPT_TORCH_THREADS": "1", **(extra_env or {})}
+        self.env = {**os.environ, "BDLOPT_DATABASE_URL": database_url, "BDLOPT_TORCH_THREADS": "1",
+                    **(extra_env or {})}
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bdlopt-serve-{self.port}-", suffix=".log", delete=False)
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        """Start the process (again, after ``kill`` or ``stop``): same port, same database."""
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError("the server is still running")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "service.cli", "serve", "--host", self.host, "--port", str(self.port)],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
         )
+
+    def output(self) -> str:
+        """Everything the process (and its earlier runs) printed."""
+        return Path(self.log.name).read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until ``/readyz`` answers 200 (RuntimeError if the process dies or times out)."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.process.stdout.read()}")
+                raise RuntimeError(f"server exited early:\n{self.output()[-4000:]}")
             try:
                 if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("server did not become ready in time")
+                raise RuntimeError(f"server did not become ready in time:\n{self.output()[-4000:]}")
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -76,6 +97,12 @@ class ServerProcess:
         self.process.kill()
         self.process.wait()
 
+    def close(self) -> None:
+        """Stop the process and delete its log file."""
+        self.stop()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
 
 @contextmanager
 def live_server(database_url: str, port: int | None = None, extra_env: dict | None = None,
@@ -86,4 +113,4 @@ def live_server(database_url: str, port: int | None = None, extra_env: dict | No
         server.wait_ready(timeout)
         yield server.base_url
     finally:
-        server.stop()
+        server.close()

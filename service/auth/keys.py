@@ -72,16 +72,34 @@ def list_keys(db: Database) -> list[KeyInfo]:
         return [_info(r) for r in records]
 
 
-def revoke_key(db: Database, key_id_or_prefix: str) -> KeyInfo:
-    """Revoke a key by id or prefix (KeyError when unknown)."""
+def key_reference(reference: str) -> str:
+    """The id or prefix a user's reference to a key names.
+
+    Accepted: the whole key (``bdl_<prefix>_<secret>``), ``bdl_<prefix>``, the bare prefix (as
+    ``bdlopt keys list`` shows it) or the key's id.
+    """
+    reference = reference.strip()
+    parts = reference.split("_", 2)
+    if len(parts) >= 2 and parts[0] == KEY_PREFIX:
+        return parts[1]
+    return reference
+
+
+def revoke_key(db: Database, reference: str) -> KeyInfo:
+    """Revoke a key named by :func:`key_reference` (KeyError when unknown).
+
+    Given the whole key, the secret must match too: a typo never revokes another key.
+    """
+    ref = key_reference(reference)
     with db.write() as session:
         record = session.scalars(
-            select(ApiKeyRecord).where(
-                (ApiKeyRecord.id == key_id_or_prefix) | (ApiKeyRecord.prefix == key_id_or_prefix)
-            )
+            select(ApiKeyRecord).where((ApiKeyRecord.id == ref) | (ApiKeyRecord.prefix == ref))
         ).one_or_none()
+        whole_key = reference.strip().count("_") >= 2 and reference.strip().startswith(f"{KEY_PREFIX}_")
+        if record is not None and whole_key and not hmac.compare_digest(record.digest, _digest(reference.strip())):
+            record = None
         if record is None:
-            raise KeyError(key_id_or_prefix)
+            raise KeyError(reference)
         if record.revoked_at is None:
             record.revoked_at = utcnow()
         session.flush()

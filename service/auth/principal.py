@@ -9,11 +9,13 @@ from dataclasses import dataclass
 class Principal:
     """The owner identity of a request.
 
-    ``name`` owns what it creates; an admin sees and changes everything.
+    ``name`` owns what it creates; an admin sees and changes everything. ``implicit``: no key was
+    given (local mode), so nobody authenticated.
     """
 
     name: str
     is_admin: bool = False
+    implicit: bool = False
 
     def owner_filter(self) -> str | None:
         """The owner to restrict queries to, or None for an admin (no restriction)."""
@@ -22,4 +24,4 @@ class Principal:
 
 #: The implicit principal of local mode (loopback server with no API key); it owns rows that
 #: existed before ownership was introduced.
-LOCAL_PRINCIPAL = Principal(name="local", is_admin=False)
+LOCAL_PRINCIPAL = Principal(name="local", is_admin=False, implicit=True)

@@ -7,7 +7,7 @@
 - A hard time limit (``job_time_limit_seconds``) shorter than Redis's ``visibility_timeout``, so
   Redis never re-delivers a job that is still running; a soft limit a little earlier lets the
   job fail cleanly first.
-- Queues ``gpu`` and ``cpu`` (with an optional prefix): CUDA jobs go to ``gpu``.
+- Queues ``gpu`` and ``cpu`` (with an optional prefix, ``<prefix>.gpu``): CUDA jobs go to ``gpu``.
 """
 
 from __future__ import annotations
@@ -22,9 +22,18 @@ TASK_NAME = "bdlopt.run_job"
 LOGICAL_QUEUES = ("gpu", "cpu")
 
 
+QUEUE_SEPARATORS = ".-_:"
+
+
 def queue_name(settings: Settings, logical: str) -> str:
-    """The broker queue of a logical queue ("gpu" / "cpu")."""
-    return f"{settings.celery_queue_prefix}{logical}"
+    """The broker queue of a logical queue ("gpu" / "cpu"): ``<prefix>.<logical>``.
+
+    A prefix that already ends with a separator (``.-_:``) is used as it is (``team-`` -> ``team-gpu``).
+    """
+    prefix = settings.celery_queue_prefix
+    if prefix and not prefix.endswith(tuple(QUEUE_SEPARATORS)):
+        prefix += "."
+    return f"{prefix}{logical}"
 
 
 def soft_time_limit(hard_limit: int) -> int:

@@ -1,8 +1,10 @@
 """Static checks of docker-compose.yml and the Dockerfiles against the app (no Docker engine here).
 
-Services, GPU reservation, named volumes, health checks; every ``BDLOPT_*`` variable is a real
-setting with a valid value; every command is a real ``bdlopt`` CLI command; the images install the
-torch release pinned in pyproject.toml from the right PyTorch index.
+Services, GPU reservation (and its removal by the no-GPU override), the key bootstrap, named volumes,
+health checks; every ``BDLOPT_*`` variable is a real setting with a valid value; every command is a
+real ``bdlopt`` CLI command; the images install the torch release pinned in pyproject.toml from the
+right PyTorch index. Where the Docker client with Compose exists, ``docker compose config`` validates
+both variants.
 """
 
 from __future__ import annotations
@@ -10,18 +12,22 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
-import yaml
 
 from service.cli import build_parser
 from service.config import Settings
+from tests.docker.compose_processes import load_compose
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+COMPOSE = load_compose("docker-compose.yml")
 SERVICES = COMPOSE["services"]
+CPU_VARIANT = ("docker-compose.yml", "docker-compose.cpu.yml")
+BUILT = ("bootstrap", "api", "worker")
 DOCKERFILES = {"api": ROOT / "docker" / "api.Dockerfile", "worker": ROOT / "docker" / "worker.Dockerfile"}
 _DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
@@ -50,13 +56,52 @@ def _torch_pin() -> str:
     return next(dep for dep in dependencies if dep.startswith("torch=="))
 
 
-def test_the_stack_has_postgres_redis_api_and_worker() -> None:
-    assert set(SERVICES) == {"postgres", "redis", "api", "worker"}
+def test_the_stack_has_postgres_redis_bootstrap_api_and_worker() -> None:
+    assert set(SERVICES) == {"postgres", "redis", "bootstrap", "api", "worker"}
     assert SERVICES["postgres"]["image"].startswith("postgres:")
     assert SERVICES["redis"]["image"].startswith("redis:")
     for name in ("api", "worker"):
         build = SERVICES[name]["build"]
         assert (ROOT / build["context"] / build["dockerfile"]).resolve() == DOCKERFILES[name].resolve()
+    assert SERVICES["bootstrap"]["build"] == SERVICES["api"]["build"]
+
+
+def test_the_bootstrap_writes_a_first_admin_key_before_the_api_starts() -> None:
+    bootstrap = SERVICES["bootstrap"]
+    parsed = build_parser().parse_args(bootstrap["command"][1:])
+    assert (parsed.command, parsed.keys_command, parsed.admin, parsed.if_no_keys) == ("keys", "create", True, True)
+    assert parsed.output.startswith("/data/") and bootstrap["restart"] == "no"
+    assert "bdlopt-data:/data" in bootstrap["volumes"]  # the API and the operator can read it there
+    assert SERVICES["api"]["depends_on"]["bootstrap"]["condition"] == "service_completed_successfully"
+    assert parsed.output in (ROOT / "docker-compose.yml").read_text().split("services:")[0]  # documented on top
+
+
+def test_the_no_gpu_override_drops_the_reservation_and_runs_a_cpu_worker() -> None:
+    services = load_compose(*CPU_VARIANT)["services"]
+    worker = services["worker"]
+    assert "deploy" not in worker and worker["build"]["dockerfile"] == "docker/api.Dockerfile"
+    assert build_parser().parse_args(worker["command"][1:]).queues == "cpu"
+    assert {name: services[name] for name in services if name != "worker"} == \
+        {name: SERVICES[name] for name in SERVICES if name != "worker"}
+
+
+def _docker_compose() -> list[str] | None:
+    """``docker compose`` (or ``docker-compose``) when installed and working, else None."""
+    for command in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(command[0]) and subprocess.run([*command, "version"], capture_output=True).returncode == 0:
+            return command
+    return None
+
+
+@pytest.mark.parametrize("files", [("docker-compose.yml",), CPU_VARIANT], ids=["gpu", "no-gpu"])
+def test_docker_compose_config_validates(files) -> None:
+    command = _docker_compose()
+    if command is None:
+        pytest.skip("no Docker Compose client here (neither `docker compose` nor `docker-compose` runs)")
+    flags = [arg for name in files for arg in ("-f", str(ROOT / name))]
+    result = subprocess.run([*command, *flags, "config", "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_worker_reserves_nvidia_gpus() -> None:
@@ -65,7 +110,7 @@ def test_the_worker_reserves_nvidia_gpus() -> None:
 
 
 def test_every_bdlopt_variable_is_a_real_setting_with_a_valid_value() -> None:
-    for name in ("api", "worker"):
+    for name in BUILT:
         env = _bdlopt_env(SERVICES[name])
         fields = {key.removeprefix("BDLOPT_").lower(): _DEFAULTED.sub(r"\2", value) for key, value in env.items()}
         unknown = sorted(set(fields) - set(Settings.model_fields))

@@ -74,7 +74,7 @@ def test_cli_commands_parse():
 
 def test_make_targets_named_in_readme_exist():
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("run", "test"):
+    for target in ("run", "test", "clean", "distclean"):
         assert f"make {target}" in README
         assert re.search(rf"^{target}:", makefile, flags=re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
@@ -100,7 +100,7 @@ def test_job_convenience_examples_run(served, section, tmp_path):
 
 TESTED_BLOCKS = {("Python SDK", "python"), ("curl", "sh"), ("Command line", "sh"), ("Background jobs", "python"),
                  ("Interpretable additive models (LA-NAM)", "python"), ("Pruning (SpaM)", "python"),
-                 ("Benchmarks", "sh"), ("Run and test", "sh"),
+                 ("Benchmarks", "sh"), ("Run and test", "sh"), ("Deployment (Docker Compose)", "sh"),
                  # needs a CUDA host and the PyTorch index, which these machines cannot reach
                  ("GPU hosts", "sh")}
 
@@ -112,6 +112,26 @@ def test_every_readme_code_block_is_covered_here():
         for language in re.findall(r"^```(\w+)\n", section, flags=re.M):
             found.add((title, language))
     assert found <= TESTED_BLOCKS, found - TESTED_BLOCKS
+
+
+def test_deployment_commands_name_real_files_and_cli_commands():
+    """No Docker engine here: the compose files named must exist (tests/docker runs them as processes),
+    the key file must be the one the bootstrap service writes, and every bdlopt command must parse."""
+    import yaml
+
+    (block,) = fenced_blocks("Deployment (Docker Compose)", "sh")
+    parser = build_parser()
+    bootstrap = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["bootstrap"]["command"]
+    for line in block.strip().splitlines():
+        words = shlex.split(line.split("#")[0])
+        assert words[:2] == ["docker", "compose"], line
+        for index, word in enumerate(words):
+            if word == "-f":
+                assert (ROOT / words[index + 1]).is_file(), line
+        if "exec" in words and "bdlopt" in words:
+            parser.parse_args(words[words.index("bdlopt") + 1:])
+        if "cat" in words:
+            assert words[-1] == bootstrap[bootstrap.index("--output") + 1]
 
 
 def test_benchmark_commands_name_real_modules():

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from service.config import Settings
-from service.workers.celery_app import TASK_NAME, create_celery_app, soft_time_limit
+from service.workers.celery_app import TASK_NAME, create_celery_app, queue_name, soft_time_limit
 from service.workers.celery_worker import plan_concurrency
 from service.workers.gpus import discover_gpus
 
@@ -27,6 +27,12 @@ def test_celery_is_configured_for_long_jobs() -> None:
     assert task.acks_late and task.reject_on_worker_lost
     other = create_celery_app(Settings()).tasks[TASK_NAME]
     assert other.run is not task.run  # each app's task runs with that app's settings
+
+
+def test_the_queue_prefix_is_separated_from_the_queue() -> None:
+    assert queue_name(Settings(celery_queue_prefix="prod"), "gpu") == "prod.gpu"
+    assert queue_name(Settings(celery_queue_prefix="team-"), "cpu") == "team-cpu"
+    assert queue_name(Settings(), "gpu") == "gpu"
 
 
 def test_soft_time_limit_stays_below_the_hard_one() -> None:

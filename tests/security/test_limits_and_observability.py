@@ -19,7 +19,7 @@ SPACE = [{"name": "x", "type": "float", "low": 0, "high": 1}]
 @pytest.fixture
 def limited(sqlite_database, tmp_path):
     settings = Settings(data_dir=tmp_path, migrate_on_startup=False, max_request_bytes=4096,
-                        rate_limit_suggest_per_minute=6, dataset_max_bytes=8192)
+                        rate_limit_suggest_per_minute=6, rate_limit_local_mode=True, dataset_max_bytes=8192)
     with TestClient(create_app(settings, database=sqlite_database), raise_server_exceptions=False) as client:
         yield client
 

@@ -57,7 +57,7 @@ def _check_after_restart(database_url: str, sid: str, acknowledged: dict[str, fl
         server.wait_ready()
         items = httpx.get(f"{server.base_url}/v1/studies/{sid}/trials", params={"limit": 1000}).json()["items"]
     finally:
-        server.stop()
+        server.close()
     stored = {t["id"]: t for t in items}
     for trial_id, value in acknowledged.items():
         assert stored[trial_id]["state"] == "completed" and stored[trial_id]["values"] == {"f": value}
@@ -80,7 +80,7 @@ def _kill_test(database_url: str) -> None:
                            "objectives": [{"name": "f"}], "surrogate": "random"}).json()
         acknowledged = _stream_until_killed(server, study["id"])
     finally:
-        server.stop()
+        server.close()
     assert len(acknowledged) >= 10
     _check_after_restart(database_url, study["id"], acknowledged)
 

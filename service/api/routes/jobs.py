@@ -46,7 +46,7 @@ JobBackendDep = Annotated[JobBackend, Depends(get_job_backend)]
 def submit_job(body: JobCreate, db: DatabaseDep, settings: SettingsDep, backend: JobBackendDep,
                principal: PrincipalDep, request: Request) -> JobOut:
     """Queue a job; it runs on a worker (``state`` and ``progress`` tell how far it got)."""
-    enforce(request, principal.name, "jobs")
+    enforce(request, principal, "jobs")
     job = catalog.submit_job(db, body, max_attempts=settings.job_max_attempts, owner=principal.name,
                              dataset_owner=principal.owner_filter())
     try:

@@ -34,7 +34,7 @@ def suggest_trials(
 ) -> SuggestOut:
     """New points to evaluate; each is a pending trial holding a lease."""
     body = body or SuggestIn()
-    enforce(request, principal.name, "suggest")
+    enforce(request, principal, "suggest")
     trials = suggest.suggest(
         db, study_id, owner=principal.owner_filter(), count=body.count, client_id=body.client_id
     )

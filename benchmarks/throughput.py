@@ -1,0 +1,168 @@
+"""Completed trials per second over HTTP, against Optuna's RDB storage in the same run.
+
+bdlopt: a ``random`` study (two float parameters), ``--clients`` client threads each looping
+suggest -> observe for ``--seconds``, on SQLite with one ``bdlopt serve`` process and on PostgreSQL
+with one and with two processes (clients spread over them). Rate limits are off (local mode).
+Optuna: ``RandomSampler`` on ``RDBStorage`` over SQLite, in this process, one thread, ask -> two
+``suggest_float`` -> tell for the same number of seconds, once before and once after the bdlopt
+configurations (the ratio uses their mean: on a shared machine the load drifts during a run).
+Prints a markdown table with the ratio.
+
+    nice -n 10 python -m benchmarks.throughput [--seconds 15] [--clients 16] [--configs sqlite,postgres,postgres-x2]
+
+PostgreSQL comes from BDLOPT_BENCH_POSTGRES_URL (default: the local server, user postgres); a
+database is created for each configuration and dropped after it. Optuna is in the ``bench`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.multi_server import server_group
+
+SPACE = [{"name": "x", "type": "float", "low": -5.0, "high": 10.0}, {"name": "y", "type": "float", "low": 0.0, "high": 15.0}]
+POSTGRES_ADMIN = os.environ.get("BDLOPT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SERVER_ENV = {"BDLOPT_LOG_LEVEL": "WARNING"}
+
+
+def _objective(params: dict) -> float:
+    return (params["x"] - 2.0) ** 2 + (params["y"] - 3.0) ** 2
+
+
+def drive(base_urls: list[str], clients: int, seconds: float, seed: int) -> tuple[int, float, int]:
+    """Loop suggest -> observe from ``clients`` threads; returns (completed trials, seconds, errors)."""
+    study = httpx.post(f"{base_urls[0]}/v1/studies", timeout=60, json={
+        "name": "throughput", "parameters": SPACE, "objectives": [{"name": "f"}], "surrogate": "random",
+        "seed": seed})
+    study.raise_for_status()
+    sid = study.json()["id"]
+    completed = [0] * clients
+    errors = [0] * clients
+    barrier = threading.Barrier(clients + 1)
+    stop = threading.Event()
+
+    def client(index: int) -> None:
+        with httpx.Client(base_url=base_urls[index % len(base_urls)], timeout=120) as http:
+            barrier.wait()
+            while not stop.is_set():
+                suggested = http.post(f"/v1/studies/{sid}/suggest", json={})
+                if suggested.status_code != 200:
+                    errors[index] += 1
+                    continue
+                trial = suggested.json()["trials"][0]
+                observed = http.post(f"/v1/studies/{sid}/observe",
+                                     json={"trial_id": trial["id"], "values": {"f": _objective(trial["params"])}})
+                if observed.status_code == 200:
+                    completed[index] += 1
+                else:
+                    errors[index] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    done_at = sum(completed)
+    elapsed = time.perf_counter() - started
+    for thread in threads:
+        thread.join()
+    return done_at, elapsed, sum(errors)
+
+
+def optuna_rate(seconds: float, seed: int, directory: Path) -> tuple[int, float]:
+    """Optuna ask/tell on RDB (SQLite) in this thread: (completed trials, seconds)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    directory.mkdir(parents=True, exist_ok=True)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{directory / 'optuna.db'}")
+    study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=seed))
+    completed = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        trial = study.ask()
+        params = {"x": trial.suggest_float("x", -5.0, 10.0), "y": trial.suggest_float("y", 0.0, 15.0)}
+        study.tell(trial, _objective(params))
+        completed += 1
+    return completed, time.perf_counter() - started
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database for one configuration (dropped afterwards)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"bdlopt_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n "
+                                    "AND pid <> pg_backend_pid()"), {"n": name})
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@contextmanager
+def database_for(config: str, directory: Path) -> Iterator[str]:
+    if config.startswith("sqlite"):
+        yield f"sqlite:///{directory / f'{config}.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per configuration")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--configs", default="sqlite,postgres,postgres-x2",
+                        help="comma-separated: sqlite, sqlite-x2, postgres, postgres-x2 (-xN: N API processes)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        optuna_runs = [optuna_rate(args.seconds, args.seed, directory / "before")]
+        print(f"  optuna RDB sqlite: {optuna_runs[0][0] / optuna_runs[0][1]:.1f} trials/s", flush=True)
+        for config in args.configs.split(","):
+            storage, _, count = config.partition("-x")
+            processes = int(count or 1)
+            with database_for(config, directory) as url, \
+                    server_group(url, count=processes, extra_env=SERVER_ENV) as group:
+                done, seconds, errors = drive(group.base_urls, args.clients, args.seconds, args.seed)
+            rate = done / seconds
+            rows.append((f"bdlopt over HTTP, {args.clients} clients", storage, processes, done, seconds, errors, rate))
+            print(f"  {config}: {rate:.1f} trials/s ({errors} errors)", flush=True)
+        optuna_runs.append(optuna_rate(args.seconds, args.seed, directory / "after"))
+        for when, (trials, elapsed) in zip(("before", "after"), optuna_runs):
+            rows.append((f"Optuna RDBStorage in process, 1 thread ({when})", "sqlite", 1, trials, elapsed, 0,
+                         trials / elapsed))
+    optuna_per_second = sum(trials / elapsed for trials, elapsed in optuna_runs) / len(optuna_runs)
+    print(f"\nCompleted trials per second, random policy, 2 float parameters, seed {args.seed}, "
+          f"{args.seconds:g} s per configuration; ratios against Optuna's mean of {optuna_per_second:.1f} trials/s\n")
+    print("| system | storage | API processes | trials | seconds | errors | trials/s | vs Optuna |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for system, storage, processes, done, seconds, errors, rate in rows:
+        print(f"| {system} | {storage} | {processes} | {done} | {seconds:.1f} | {errors} | {rate:.1f} | "
+              f"{rate / optuna_per_second:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""``benchmarks.throughput``'s HTTP driver counts only acknowledged trials (a smoke test on SQLite
+with two clients for one second; the benchmark itself is never timed in the suite)."""
+
+from __future__ import annotations
+
+import httpx
+
+from benchmarks.throughput import drive
+from tests.live_server import live_server
+
+
+def test_driver_counts_completed_trials_that_the_server_stored(tmp_path):
+    with live_server(f"sqlite:///{tmp_path / 'tp.db'}", extra_env={"BDLOPT_LOG_LEVEL": "WARNING"}) as base_url:
+        done, seconds, errors = drive([base_url], clients=2, seconds=1.0, seed=0)
+        (study,) = httpx.get(f"{base_url}/v1/studies", timeout=30).json()["items"]
+        counts = study["trial_counts"]
+    assert errors == 0 and done > 0 and 0.9 < seconds < 30
+    # Counted at the deadline; clients finish the trial they are in, so the store may hold a few more.
+    assert done <= counts["completed"] <= done + 2
