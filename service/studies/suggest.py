@@ -17,6 +17,7 @@ from service.db.types import utcnow
 from service.observability.metrics import FIT_FAILURES, SUGGEST_SECONDS
 from service.optimizers.base import get_policy
 from service.studies.catalog import new_id
+from service.studies.held_trials import held_trials
 from service.studies.records import expire_leases, load_study, trials_in_state
 from service.studies.training_data import build_request
 from service.studies.views import Trial
@@ -27,11 +28,16 @@ logger = logging.getLogger(__name__)
 def suggest(
     db: Database, study_id: str, *, owner: str | None = None, count: int = 1, client_id: str | None = None
 ) -> list[Trial]:
-    """Create ``count`` pending trials chosen jointly by the study's policy."""
+    """Create ``count`` pending trials chosen jointly by the study's policy.
+
+    A ``client_id`` that still holds pending trials gets those back instead (see held_trials).
+    """
     with db.write() as session:
         study = load_study(session, study_id, owner=owner, lock=True)
         now = utcnow()
         expire_leases(session, study_id, now)
+        if held := held_trials(session, study_id, client_id, count):
+            return [Trial.from_record(r) for r in held]
         completed = trials_in_state(session, study_id, "completed")
         pending = trials_in_state(session, study_id, "pending")
         request = build_request(study, completed, pending, count)
