@@ -50,10 +50,10 @@ def _deduplicate_names(connection: sa.Connection) -> None:
 
 def upgrade() -> None:
     _deduplicate_names(op.get_bind())
-    with op.batch_alter_table("studies") as batch:
-        batch.create_unique_constraint("uq_studies_owner_name", ["owner", "name"])
+    # A unique index, not a constraint: on SQLite a constraint means rebuilding the table, and dropping the
+    # old studies table would cascade-delete every trial.
+    op.create_index("uq_studies_owner_name", "studies", ["owner", "name"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("studies") as batch:
-        batch.drop_constraint("uq_studies_owner_name", type_="unique")
+    op.drop_index("uq_studies_owner_name", table_name="studies")
