@@ -155,6 +155,8 @@ class _Run:
             self._replay_journal()
             self.completed = self.client.get_study(self.study.id).trial_counts.get("completed", 0)
             self.bar.update(min(self.completed, self.n_trials))
+            if self.completed and len(self.names) == 1:
+                self._track_best(self.client.best(self.study.id).values or {})
             while True:
                 if self._may_start():
                     for lane in self.lanes:
