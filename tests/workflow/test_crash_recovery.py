@@ -1,0 +1,94 @@
+"""Nothing evaluated is lost, nothing is recorded twice: SIGKILL the server or the client at random moments
+while ``optimize(n_jobs=4)`` runs, then run the same call again.
+
+Afterwards the study holds exactly ``n_trials`` completed trials, nothing is pending, and the completed
+trials are exactly the returned calls of the objective (each once, with its value).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live_server import ROOT, ServerProcess, free_port
+
+N_TRIALS = 12
+KILLS = 3
+
+
+def _start_client(base_url: str, tmp_path: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.workflow.crash_client", base_url, str(tmp_path / "calls.jsonl"),
+         str(tmp_path / "journal.jsonl"), str(N_TRIALS)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _finish(process: subprocess.Popen, timeout: float = 180.0) -> tuple[int, str]:
+    output, _ = process.communicate(timeout=timeout)
+    return process.returncode, output
+
+
+def _check_study(base_url: str, tmp_path: Path) -> None:
+    studies = httpx.get(f"{base_url}/v1/studies", params={"name": "crash"}).json()["items"]
+    assert len(studies) == 1
+    trials = httpx.get(f"{base_url}/v1/studies/{studies[0]['id']}/trials", params={"limit": 1000}).json()["items"]
+    states = Counter(t["state"] for t in trials)
+    assert states["completed"] == N_TRIALS and states["pending"] == 0, states
+    calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    returned = Counter((json.dumps(c["params"], sort_keys=True), c["value"]) for c in calls)
+    recorded = Counter((json.dumps(t["params"], sort_keys=True), t["values"]["loss"])
+                       for t in trials if t["state"] == "completed")
+    assert len(calls) == N_TRIALS and returned == recorded
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0])
+def test_server_killed_at_random_moments(tmp_path, seed):
+    rng = random.Random(seed)
+    database_url = f"sqlite:///{tmp_path / 'crash.db'}"
+    port = free_port()
+    server = ServerProcess(database_url, port)
+    server.wait_ready()
+    client = _start_client(server.base_url, tmp_path)
+    try:
+        for _ in range(KILLS):
+            time.sleep(rng.uniform(0.3, 1.5))
+            server.kill()
+            time.sleep(rng.uniform(0.0, 0.5))
+            server = ServerProcess(database_url, port)
+            server.wait_ready()
+        _finish(client)  # it may finish or give up; the rerun below must complete the study either way
+        code, output = _finish(_start_client(server.base_url, tmp_path))
+        assert code == 0, output
+        _check_study(server.base_url, tmp_path)
+    finally:
+        client.kill()
+        server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0])
+def test_client_killed_at_random_moments(tmp_path, seed):
+    rng = random.Random(seed)
+    server = ServerProcess(f"sqlite:///{tmp_path / 'crash.db'}")
+    try:
+        server.wait_ready()
+        for _ in range(KILLS):
+            client = _start_client(server.base_url, tmp_path)
+            time.sleep(rng.uniform(0.8, 2.5))
+            client.kill()
+            client.wait()
+        code, output = _finish(_start_client(server.base_url, tmp_path))
+        assert code == 0, output
+        _check_study(server.base_url, tmp_path)
+    finally:
+        server.stop()
