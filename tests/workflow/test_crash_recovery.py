@@ -21,7 +21,7 @@ import pytest
 from tests.live_server import ROOT, ServerProcess, free_port
 
 N_TRIALS = 12
-KILLS = 3
+KILLS = 2
 
 
 def _start_client(base_url: str, tmp_path: Path) -> subprocess.Popen:
