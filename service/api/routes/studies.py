@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/studies", tags=["studies"], responses=ERROR_RESPO
 @router.post("", status_code=status.HTTP_201_CREATED,
              responses={201: {"links": CREATED_STUDY_LINKS},
                         200: {"description": "the existing study of that name (the request describes it)",
-                              "model": StudyOut, "links": CREATED_STUDY_LINKS},
+                              "model": StudyOut},
                         **BODY_RESPONSES})
 def create_study(body: StudyCreate, db: DatabaseDep, settings: SettingsDep, principal: PrincipalDep,
                  response: Response) -> StudyOut:
