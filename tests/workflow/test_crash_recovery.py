@@ -37,6 +37,11 @@ def _finish(process: subprocess.Popen, timeout: float = 180.0) -> tuple[int, str
     return process.returncode, output
 
 
+def _counts(base_url: str) -> dict[str, int]:
+    studies = httpx.get(f"{base_url}/v1/studies", params={"name": "crash"}).json()["items"]
+    return studies[0]["trial_counts"] if studies else {}
+
+
 def _check_study(base_url: str, tmp_path: Path) -> None:
     studies = httpx.get(f"{base_url}/v1/studies", params={"name": "crash"}).json()["items"]
     assert len(studies) == 1
@@ -82,11 +87,14 @@ def test_client_killed_at_random_moments(tmp_path, seed):
     server = ServerProcess(f"sqlite:///{tmp_path / 'crash.db'}")
     try:
         server.wait_ready()
+        pending_after_kills = []
         for _ in range(KILLS):
             client = _start_client(server.base_url, tmp_path)
             time.sleep(rng.uniform(0.8, 2.5))
             client.kill()
             client.wait()
+            pending_after_kills.append(_counts(server.base_url).get("pending", 0))
+        assert any(pending_after_kills), "no kill landed while trials were being evaluated"
         code, output = _finish(_start_client(server.base_url, tmp_path))
         assert code == 0, output
         _check_study(server.base_url, tmp_path)

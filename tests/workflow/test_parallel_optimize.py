@@ -92,3 +92,18 @@ def test_journal_keeps_results_the_server_did_not_acknowledge(tmp_path):
     journal.compact()
     assert journal.pending() == [JournalEntry("t2", "fail", reason="boom")]
     assert Journal(journal.path).pending() == journal.pending()  # read back from disk
+
+
+def test_leases_of_running_evaluations_are_extended(sdk):
+    study = sdk.create_study("short-lease", SPACE, objective="loss", surrogate="random", lease_seconds=3)
+    beats = []
+    heartbeat = sdk.heartbeat
+    sdk.heartbeat = lambda study_id, trial_id: beats.append(trial_id) or heartbeat(study_id, trial_id)
+
+    def slow(params: dict) -> float:
+        time.sleep(2.5)
+        return loss(params)
+
+    sdk.optimize(slow, study, n_trials=1, progress=False)  # heartbeat every third of the lease: 1 s
+    (trial,) = sdk.trials(study)
+    assert trial.state == "completed" and beats.count(trial.id) >= 2

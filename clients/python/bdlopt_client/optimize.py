@@ -114,8 +114,13 @@ def run_optimization(client: Client, fn: ObjectiveFunction, study_ref: str | Stu
                max_failures=max_consecutive_failures, journal=_open_journal(client, study, base_id, journal),
                lanes=[_Lane(f"{base_id}#{i}") for i in range(n_jobs)], progress=progress)
     pool_type = futures.ThreadPoolExecutor if executor == "thread" else futures.ProcessPoolExecutor
-    with pool_type(max_workers=n_jobs) as pool:
+    pool = pool_type(max_workers=n_jobs)
+    try:
         run.execute(pool)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C does not wait for hour-long evaluations
+        raise
+    pool.shutdown()
     return client.best(study.id)
 
 
