@@ -21,7 +21,8 @@ import pytest
 from tests.live_server import ROOT, ServerProcess, free_port
 
 N_TRIALS = 12
-KILLS = 2
+SERVER_KILLS = 2
+CLIENT_KILLS = 3
 
 
 def _start_client(base_url: str, tmp_path: Path) -> subprocess.Popen:
@@ -35,6 +36,18 @@ def _start_client(base_url: str, tmp_path: Path) -> subprocess.Popen:
 def _finish(process: subprocess.Popen, timeout: float = 180.0) -> tuple[int, str]:
     output, _ = process.communicate(timeout=timeout)
     return process.returncode, output
+
+
+def _wait_for_a_new_result(journal: Path, timeout: float = 10.0) -> None:
+    """Return as soon as the client journals its next result (sent to the server a moment later, or not)."""
+    results = _line_count(journal, '"op": "result"')
+    deadline = time.monotonic() + timeout
+    while _line_count(journal, '"op": "result"') == results and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def _line_count(path: Path, marker: str) -> int:
+    return path.read_text().count(marker) if path.exists() else 0
 
 
 def _counts(base_url: str) -> dict[str, int]:
@@ -65,7 +78,7 @@ def test_server_killed_at_random_moments(tmp_path, seed):
     server.wait_ready()
     client = _start_client(server.base_url, tmp_path)
     try:
-        for _ in range(KILLS):
+        for _ in range(SERVER_KILLS):
             time.sleep(rng.uniform(0.3, 1.5))
             server.kill()
             time.sleep(rng.uniform(0.0, 0.5))
@@ -88,9 +101,11 @@ def test_client_killed_at_random_moments(tmp_path, seed):
     try:
         server.wait_ready()
         pending_after_kills = []
-        for _ in range(KILLS):
+        for kill in range(CLIENT_KILLS):
             client = _start_client(server.base_url, tmp_path)
             time.sleep(rng.uniform(0.8, 2.5))
+            if kill % 2:  # right after an evaluation returned: its result is journaled, maybe not yet sent
+                _wait_for_a_new_result(tmp_path / "journal.jsonl")
             client.kill()
             client.wait()
             pending_after_kills.append(_counts(server.base_url).get("pending", 0))
