@@ -38,11 +38,14 @@ def _finish(process: subprocess.Popen, timeout: float = 180.0) -> tuple[int, str
     return process.returncode, output
 
 
-def _wait_for_a_new_result(journal: Path, timeout: float = 10.0) -> None:
-    """Return as soon as the client journals its next result (sent to the server a moment later, or not)."""
-    results = _line_count(journal, '"op": "result"')
+def _wait_for_a_new_result(journal: Path, marker: str = '"op": "result"', timeout: float = 10.0) -> None:
+    """Return as soon as the client journals its next result (sent to the server a moment later, or not).
+
+    With another ``marker`` and file: as soon as another line with ``marker`` appears there.
+    """
+    results = _line_count(journal, marker)
     deadline = time.monotonic() + timeout
-    while _line_count(journal, '"op": "result"') == results and time.monotonic() < deadline:
+    while _line_count(journal, marker) == results and time.monotonic() < deadline:
         time.sleep(0.001)
 
 
@@ -79,7 +82,9 @@ def test_server_killed_at_random_moments(tmp_path, seed):
     client = _start_client(server.base_url, tmp_path)
     try:
         for _ in range(SERVER_KILLS):
-            time.sleep(rng.uniform(0.3, 1.5))
+            # while optimize runs: after the client evaluated something since the last restart
+            _wait_for_a_new_result(tmp_path / "calls.jsonl", marker='"value"', timeout=60.0)
+            time.sleep(rng.uniform(0.0, 0.4))
             server.kill()
             time.sleep(rng.uniform(0.0, 0.5))
             server = ServerProcess(database_url, port)
