@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from .errors import BdloptConnectionError, BdloptError, ConflictError, NotFoundError
+from .errors import (
+    BadRequestError,
+    BdloptConnectionError,
+    BdloptError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
 from .evaluation import ObjectiveFunction, evaluate_trial
 from .journal import Journal, JournalEntry, default_journal_dir, journal_file_name
 from .models import Study, Trial
@@ -258,7 +265,8 @@ class _Run:
         for entry in self.journal.pending():
             try:
                 self._send(entry)
-            except (ConflictError, NotFoundError) as error:  # recorded otherwise, or the study is gone
+            # recorded otherwise, the study is gone, or the server refuses the entry: it can never be sent
+            except (ConflictError, NotFoundError, ValidationError, BadRequestError) as error:
                 logger.warning("journal entry of trial %s not replayed: %s", entry.trial_id, error)
                 self.journal.acknowledge(entry.trial_id)
             if self.offline_error is not None:
