@@ -12,8 +12,8 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet -e '.[test]'
+$(STAMP): $(PY) pyproject.toml clients/python/pyproject.toml
+	$(PY) -m pip install --quiet -e './clients/python[pandas]' -e '.[test]'
 	@touch $(STAMP)
 
 install: $(STAMP)

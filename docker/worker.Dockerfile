@@ -24,10 +24,13 @@ WORKDIR /app
 RUN pip install --index-url ${TORCH_INDEX} torch==2.13.0
 
 COPY pyproject.toml ./
+# The SDK is its own distribution (bdlopt-client) that the server depends on: installed from here, in the
+# same pip command, so it never comes from an index.
+COPY clients/python ./clients/python
 COPY service ./service
 COPY bdl_core ./bdl_core
 # pyproject names README.md as the long description; the image needs no documentation.
-RUN touch README.md && pip install . && rm -rf /root/.cache
+RUN touch README.md && pip install ./clients/python . && rm -rf /root/.cache
 
 # The same uid in the API and worker images: both write to the shared /data volume.
 RUN useradd --create-home --uid 10001 bdlopt && mkdir -p /data && chown bdlopt:bdlopt /data

@@ -1,4 +1,4 @@
-"""The ``bdlopt`` command line: serve, job workers, API keys, database migrations, OpenAPI export."""
+"""The ``bdlopt`` command line: serve, job workers, API keys, studies, database migrations, OpenAPI export."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
+
+from service.cli_studies import add_studies_commands
 
 DEFAULT_OPENAPI = Path("openapi") / "openapi.json"
 
@@ -257,9 +259,23 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """``bdlopt X (bdlopt-client Y)``: the installed distributions' versions."""
+    from importlib import metadata
+
+    def of(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return f"bdlopt {of('bdlopt')} (bdlopt-client {of('bdlopt-client')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (tests check Docker commands against it)."""
     parser = argparse.ArgumentParser(prog="bdlopt", description="Bayesian optimisation service.")
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP API")
@@ -312,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade.add_argument("--database-url", help="overrides BDLOPT_DATABASE_URL")
     db_upgrade.add_argument("--revision", default="head")
     db_upgrade.set_defaults(handler=_db_upgrade)
+
+    add_studies_commands(commands, _database, _settings)
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default=str(DEFAULT_OPENAPI), help="file path or - for stdout")

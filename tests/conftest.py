@@ -157,3 +157,9 @@ def any_client(database: Database, tmp_path) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=tmp_path, migrate_on_startup=False), database=database)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(autouse=True)
+def _sdk_journal_in_tmp(monkeypatch, tmp_path_factory) -> None:
+    """``Client.optimize`` journals results under the user's cache directory by default: not in tests."""
+    monkeypatch.setenv("BDLOPT_JOURNAL_DIR", str(tmp_path_factory.mktemp("journal")))

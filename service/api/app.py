@@ -12,7 +12,7 @@ from service import __doc__ as service_doc
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from service.api.rate_limit import build_rate_limits
-from service.api.routes import datasets, health, jobs, metrics, studies, trials
+from service.api.routes import datasets, health, jobs, metrics, studies, study_data, trials
 from service.config import Settings, get_settings
 from service.db import Database
 from service.db.migrate import upgrade
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(study_data.router)
     app.include_router(studies.router)
     app.include_router(trials.router)
     app.include_router(datasets.router)

@@ -23,6 +23,7 @@ class StudyRecord(Base):
     """One optimisation study: its search space, objectives and surrogate choice."""
 
     __tablename__ = "studies"
+    __table_args__ = (Index("uq_studies_owner_name", "owner", "name", unique=True),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(256))

@@ -1,51 +1,20 @@
-"""bdlopt Python SDK: a typed HTTP client of the bdlopt REST API (docs/api.md).
+"""The bdlopt Python SDK under its historical name: ``from service.sdk import Client``.
 
-Depends only on httpx, pydantic and tqdm and imports nothing of the server, so it can be installed
-and used on machines that only run evaluations::
-
-    from service.sdk import Client
+The SDK is its own distribution, ``bdlopt-client`` (package ``bdlopt_client``, source in
+``clients/python``), so a machine that only evaluates trials installs it without the server. The
+server distribution depends on it; this package re-exports it, and each of its modules is the same
+module object under both names (``service.sdk.transport is bdlopt_client.transport``).
 """
 
-from .client import Client
-from .errors import (
-    AuthenticationError,
-    BadRequestError,
-    BdloptConnectionError,
-    BdloptError,
-    ConflictError,
-    NotFoundError,
-    PayloadTooLargeError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    ServiceUnavailableError,
-    ValidationError,
-)
-from .errors import ConnectionError  # noqa: A004 - the SDK's alias of BdloptConnectionError
-from .models import Objective, Prediction, Study, StudyPage, Trial, TrialPage
-from .transport import RetryPolicy
+import importlib
+import sys
 
-# ``ConnectionError`` is importable by name but left out of ``__all__`` so that a star import does not
-# shadow the builtin.
-__all__ = [
-    "AuthenticationError",
-    "BadRequestError",
-    "BdloptConnectionError",
-    "BdloptError",
-    "Client",
-    "ConflictError",
-    "NotFoundError",
-    "Objective",
-    "PayloadTooLargeError",
-    "PermissionDeniedError",
-    "Prediction",
-    "RateLimitError",
-    "RetryPolicy",
-    "ServerError",
-    "ServiceUnavailableError",
-    "Study",
-    "StudyPage",
-    "Trial",
-    "TrialPage",
-    "ValidationError",
-]
+import bdlopt_client
+from bdlopt_client import *  # noqa: F401,F403 - the public names of the SDK
+from bdlopt_client import ConnectionError  # noqa: A004,F401 - kept out of __all__ like in bdlopt_client
+
+__all__ = list(bdlopt_client.__all__)
+
+for _name in bdlopt_client.SUBMODULES:
+    globals()[_name] = sys.modules[f"{__name__}.{_name}"] = importlib.import_module(f"bdlopt_client.{_name}")
+del _name

@@ -7,14 +7,17 @@ import uuid
 from dataclasses import replace
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from service.db import Database
 from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
+from service.studies.errors import ConflictError
 from service.studies.model_states import delete_model_states
 from service.studies.pareto import pareto_front
 from service.studies.records import load_study, trial_counts
 from service.studies.spec import StudySpec
+from service.studies.spec_match import spec_difference
 from service.studies.views import Page, Study
 
 
@@ -24,8 +27,45 @@ def new_id() -> str:
 
 
 def create_study(db: Database, spec: StudySpec, *, owner: str = "local", default_lease_seconds: int = 3600) -> Study:
-    """Store a new study owned by ``owner``; defaults are resolved here so the record is self-contained."""
-    record = StudyRecord(
+    """Store a new study owned by ``owner``; defaults are resolved here so the record is self-contained.
+
+    Raises ConflictError when ``owner`` already has a study of that name (names are unique per owner).
+    """
+    record = _new_record(spec, owner, default_lease_seconds)
+    try:
+        with db.write() as session:
+            session.add(record)
+            session.flush()
+            return Study.from_record(record)
+    except IntegrityError as error:
+        raise ConflictError(f"a study named '{spec.name}' already exists", field="name") from error
+
+
+def create_or_load_study(db: Database, spec: StudySpec, *, owner: str = "local",
+                         default_lease_seconds: int = 3600) -> tuple[Study, bool]:
+    """``(study, created)``: a new study, or ``owner``'s existing study of that name when ``spec`` describes it.
+
+    Raises ConflictError naming the difference when the existing study of that name is another one.
+    """
+    for _ in range(2):  # a concurrent create of the same name may win between the lookup and the insert
+        with db.read() as session:
+            existing = session.scalars(
+                select(StudyRecord).where(StudyRecord.owner == owner, StudyRecord.name == spec.name)
+            ).one_or_none()
+            if existing is not None:
+                difference = spec_difference(existing, spec)
+                if difference is not None:
+                    raise ConflictError(difference, field="name")
+                return Study.from_record(existing, trial_counts(session, [existing.id])[existing.id]), False
+        try:
+            return create_study(db, spec, owner=owner, default_lease_seconds=default_lease_seconds), True
+        except ConflictError:
+            continue
+    raise ConflictError(f"a study named '{spec.name}' is being created concurrently; retry", field="name")
+
+
+def _new_record(spec: StudySpec, owner: str, default_lease_seconds: int) -> StudyRecord:
+    return StudyRecord(
         id=new_id(),
         name=spec.name,
         owner=owner,
@@ -41,10 +81,6 @@ def create_study(db: Database, spec: StudySpec, *, owner: str = "local", default
         next_trial_number=0,
         created_at=utcnow(),
     )
-    with db.write() as session:
-        session.add(record)
-        session.flush()
-        return Study.from_record(record)
 
 
 def get_study(db: Database, study_id: str, *, owner: str | None = None) -> Study:
@@ -58,12 +94,15 @@ def get_study(db: Database, study_id: str, *, owner: str | None = None) -> Study
     return study
 
 
-def list_studies(db: Database, *, owner: str | None = None, limit: int = 50, offset: int = 0) -> Page:
-    """Studies (of ``owner``, or all when None), newest first."""
+def list_studies(db: Database, *, owner: str | None = None, limit: int = 50, offset: int = 0,
+                 name: str | None = None) -> Page:
+    """Studies (of ``owner``, or all when None; only those called ``name`` when given), newest first."""
     with db.read() as session:
         scope = select(StudyRecord)
         if owner is not None:
             scope = scope.where(StudyRecord.owner == owner)
+        if name is not None:
+            scope = scope.where(StudyRecord.name == name)
         total = session.scalar(select(func.count()).select_from(scope.subquery())) or 0
         records = list(
             session.scalars(

@@ -1,4 +1,8 @@
-"""Trial lifecycle transitions besides observe: fail, abandon, heartbeat."""
+"""Trial lifecycle transitions besides observe: fail, abandon, heartbeat.
+
+fail and abandon are idempotent: repeating one that was applied (a client retrying after a lost
+answer) answers the trial as it stands instead of 409; a transition from another final state is 409.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ def fail(db: Database, study_id: str, trial_id: str, reason: str | None = None, 
     with db.write() as session:
         load_study(session, study_id, owner=owner)
         record = load_trial(session, study_id, trial_id, lock=True)
+        if record.state == "failed" and record.fail_reason == reason:
+            return Trial.from_record(record)  # a repeat of the applied call (a retry)
         if record.state not in _OPEN:
             raise ConflictError(f"trial '{trial_id}' is {record.state}; only pending or expired trials can fail")
         record.state = "failed"
@@ -34,6 +40,8 @@ def abandon(db: Database, study_id: str, trial_id: str, *, owner: str | None = N
     with db.write() as session:
         load_study(session, study_id, owner=owner)
         record = load_trial(session, study_id, trial_id, lock=True)
+        if record.state == "abandoned":
+            return Trial.from_record(record)  # a repeat of the applied call (a retry)
         if record.state not in _OPEN:
             raise ConflictError(f"trial '{trial_id}' is {record.state}; only pending or expired trials can be abandoned")
         record.state = "abandoned"

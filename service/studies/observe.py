@@ -69,7 +69,9 @@ def observe(
     """Complete a trial with its measured ``values``.
 
     With ``trial_id``: a pending (or expired: late results are still welcome) trial becomes
-    completed; a completed, failed or abandoned one gives ConflictError and nothing changes.
+    completed. Observing a completed trial again with identical values and noise is a repeat (a
+    client's retry) and answers the stored trial unchanged; different values, or a failed or abandoned
+    trial, give ConflictError and nothing changes.
     With ``params`` instead: an outside observation is attached as a new completed trial.
     """
     if (trial_id is None) == (params is None):
@@ -82,7 +84,12 @@ def observe(
         if trial_id is not None:
             record = load_trial(session, study_id, trial_id, lock=True)
             if record.state == "completed":
-                raise ConflictError(f"trial '{trial_id}' is already completed; an observation is recorded once")
+                if record.values == clean_values and record.noise_sd == clean_noise:
+                    return Trial.from_record(record)  # a repeat of the applied call (a retry): same answer
+                raise ConflictError(
+                    f"trial '{trial_id}' is already completed with values {record.values}; "
+                    f"an observation is recorded once (this one has {clean_values})"
+                )
             if record.state in ("failed", "abandoned"):
                 raise ConflictError(f"trial '{trial_id}' is {record.state} and cannot be observed")
         else:

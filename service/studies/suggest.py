@@ -16,6 +16,9 @@
    not change. After ``MAX_ROUNDS`` rounds the last points are committed with any collision
    with the new trials replaced by fresh Sobol points, so a suggest always ends.
 
+A client that asks again with the ``client_id`` of live pending trials it holds gets those back
+instead of new ones (``held_trials``): nothing is computed.
+
 The fitted state is saved with the new trials (and also when a round must start over), with
 the study version it was fitted at.
 
@@ -47,6 +50,7 @@ from service.optimizers.distinct_points import is_duplicate
 from service.optimizers.sobol import draw_sobol
 from service.studies.catalog import new_id
 from service.studies.compute_locks import study_compute_lock
+from service.studies.held_trials import held_trials
 from service.studies.model_states import load_model_state, save_model_state
 from service.studies.records import bump_version, expire_leases, load_study, trials_in_state
 from service.studies.training_data import build_request
@@ -73,6 +77,9 @@ def suggest(
 ) -> list[Trial]:
     """Create ``count`` pending trials chosen jointly by the study's policy (see module docstring)."""
     with study_compute_lock(study_id):
+        held = trials_held_by(db, study_id, owner, client_id, count)
+        if held:
+            return held
         for round_ in range(1, MAX_ROUNDS + 1):
             snapshot = take_snapshot(db, study_id, owner, count)
             suggestion = compute(snapshot, study_id)
@@ -81,6 +88,15 @@ def suggest(
                 return trials
             logger.info("suggest study=%s: trials were created during round %d; starting over", study_id, round_)
     raise AssertionError("unreachable: the final round always commits")
+
+
+def trials_held_by(db: Database, study_id: str, owner: str | None, client_id: str | None, count: int) -> list[Trial]:
+    """The live pending trials ``client_id`` already holds (re-offered instead of new ones, as Vizier does)."""
+    if client_id is None:
+        return []
+    with db.read() as session:
+        load_study(session, study_id, owner=owner)
+        return [Trial.from_record(r) for r in held_trials(session, study_id, client_id, count, utcnow())]
 
 
 def take_snapshot(db: Database, study_id: str, owner: str | None, count: int) -> Snapshot:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from service.cli import build_parser
@@ -69,6 +71,11 @@ def test_cli_commands_parse():
     for line in block.strip().splitlines():
         command = line.split("#")[0].strip()
         words = [w for w in shlex.split(command) if not (w.startswith("[") or w.endswith("]"))][1:]
+        if words == ["--version"]:  # prints the version and exits 0
+            with pytest.raises(SystemExit) as info:
+                parser.parse_args(words)
+            assert info.value.code == 0
+            continue
         parser.parse_args(words)
 
 
@@ -98,7 +105,33 @@ def test_job_convenience_examples_run(served, section, tmp_path):
     assert "|" in result.stdout  # a markdown table was printed
 
 
-TESTED_BLOCKS = {("Python SDK", "python"), ("curl", "sh"), ("Command line", "sh"), ("Background jobs", "python"),
+def test_resume_example_runs_and_resumes(served, tmp_path):
+    (code,) = fenced_blocks("Resume and parallel evaluation", "python")
+    runs = [subprocess.run([sys.executable, "-c", _localise(code, served)], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=600) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    first, second = (r.stdout.splitlines() for r in runs)
+    assert "completed" in " ".join(first[:-1]) and "'layers'" in first[-1]  # callbacks, then the best trial
+    assert second == [first[-1]]  # the second run finds 12 completed trials: nothing to evaluate
+    study = httpx.get(f"http://{served}/v1/studies", params={"name": "mlp-tuning"}).json()["items"][0]
+    assert study["trial_counts"]["completed"] == 12 and study["trial_counts"]["pending"] == 0
+
+
+def test_export_example_runs(served, tmp_path):
+    (resume,) = fenced_blocks("Resume and parallel evaluation", "python")
+    (code,) = fenced_blocks("Export and import", "python")
+    for block in (resume, code):  # the export example reads the study the resume example makes
+        result = subprocess.run([sys.executable, "-c", _localise(block, served)], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+    assert "params_lr" in result.stdout and "values_val_loss" in result.stdout
+    assert len(json.loads((tmp_path / "mlp-tuning.json").read_text())["trials"]) >= 12
+
+
+TESTED_BLOCKS = {("Python SDK", "python"), ("curl", "sh"),
+                 # run in a fresh virtual environment by tests/workflow/test_client_distribution.py
+                 ("Python SDK", "sh"),
+                 ("Resume and parallel evaluation", "python"), ("Export and import", "python"), ("Command line", "sh"), ("Background jobs", "python"),
                  ("Interpretable additive models (LA-NAM)", "python"), ("Pruning (SpaM)", "python"),
                  ("Benchmarks", "sh"), ("Run and test", "sh"), ("Deployment (Docker Compose)", "sh"),
                  # needs a CUDA host and the PyTorch index, which these machines cannot reach

@@ -7,15 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import service.sdk
+import bdlopt_client
 
-SDK_DIR = Path(service.sdk.__file__).parent
-ALLOWED_THIRD_PARTY = {"httpx", "pydantic", "tqdm"}
+SDK_DIR = Path(bdlopt_client.__file__).parent
+# pandas: the client distribution's optional extra, imported only inside trials_dataframe()
+ALLOWED_THIRD_PARTY = {"httpx", "pydantic", "tqdm", "pandas"}
 
 
 def _package_of(path: Path) -> str:
     """The package a file of the SDK belongs to (what a level-1 relative import refers to)."""
-    parts = ("service", "sdk", *path.relative_to(SDK_DIR).parent.parts)
+    parts = ("bdlopt_client", *path.relative_to(SDK_DIR).parent.parts)
     return ".".join(parts)
 
 
@@ -40,8 +41,7 @@ def _imported_modules(source: str, package: str) -> list[tuple[int, str]]:
 
 def _allowed(module: str) -> bool:
     top = module.split(".")[0]
-    return (top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY or module == "service.sdk"
-            or module.startswith("service.sdk."))
+    return top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY or top == "bdlopt_client"
 
 
 def test_sdk_files_import_only_stdlib_httpx_pydantic_tqdm_and_itself() -> None:
@@ -55,17 +55,18 @@ def test_sdk_files_import_only_stdlib_httpx_pydantic_tqdm_and_itself() -> None:
 def test_boundary_checker_flags_server_imports() -> None:
     source = ("import json\nfrom . import errors\nfrom .models import Trial\nfrom ..api import app\n"
               "from service.db import engine\nimport torch\nimport importlib\nimportlib.import_module('x')\n")
-    modules = _imported_modules(source, "service.sdk")
-    assert modules == [(1, "json"), (2, "service.sdk"), (3, "service.sdk.models"), (4, "service.api"),
-                       (5, "service.db"), (6, "torch"), (7, "importlib"), (8, "<dynamic import>")]
-    assert [_allowed(m) for _, m in modules] == [True, True, True, False, False, False, True, False]
-    assert not _allowed("service") and not _allowed("service.sdkx") and _allowed("service.sdk.errors")
+    modules = _imported_modules(source, "bdlopt_client.sub")
+    assert modules == [(1, "json"), (2, "bdlopt_client.sub"), (3, "bdlopt_client.sub.models"),
+                       (4, "bdlopt_client.api"), (5, "service.db"), (6, "torch"), (7, "importlib"),
+                       (8, "<dynamic import>")]
+    assert [_allowed(m) for _, m in modules] == [True, True, True, True, False, False, True, False]
+    assert not _allowed("service") and not _allowed("service.sdk") and _allowed("bdlopt_client.errors")
 
 
 def test_importing_the_sdk_loads_no_server_module_and_no_torch() -> None:
     code = ("import sys, service.sdk; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('service', 'torch', 'bdl_core', "
             "'fastapi', 'sqlalchemy') and m != 'service' and not m.startswith('service.sdk')))")
-    root = SDK_DIR.parent.parent
+    root = SDK_DIR.parents[2]
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     assert result.stdout.strip() == "[]"

@@ -64,12 +64,11 @@ def test_caught_exceptions_fail_the_trial_and_continue(client: Client, fake: Fak
             raise ValueError(f"diverged at call {len(calls)}")
         return _loss(params)
 
-    client.optimize(flaky, "s1", n_trials=6, batch_size=3, progress=False, catch=(ValueError,))
-    assert len(calls) == 6
-    assert _states(fake) == ["completed", "failed"] * 3
+    client.optimize(flaky, "s1", n_trials=3, batch_size=3, progress=False, catch=(ValueError,))
+    assert len(calls) == 5  # failed trials do not count: 3 completed are needed
+    assert _states(fake) == ["completed", "failed", "completed", "failed", "completed"]
     reasons = [r.body["reason"] for r in fake.calls("POST", "/fail")]
-    assert reasons == ["ValueError: diverged at call 2", "ValueError: diverged at call 4",
-                       "ValueError: diverged at call 6"]
+    assert reasons == ["ValueError: diverged at call 2", "ValueError: diverged at call 4"]
 
 
 def test_single_exception_type_as_catch(client: Client, fake: FakeServer) -> None:
@@ -78,8 +77,8 @@ def test_single_exception_type_as_catch(client: Client, fake: FakeServer) -> Non
     def always_fails(params: dict[str, Any]) -> float:
         raise KeyError("missing")
 
-    with pytest.raises(sdk.NotFoundError):  # every trial failed: the study has no best trial
-        client.optimize(always_fails, "s1", n_trials=3, progress=False, catch=KeyError)
+    with pytest.raises(KeyError, match="missing"):  # stops after 3 failures in a row
+        client.optimize(always_fails, "s1", n_trials=10, progress=False, catch=KeyError, max_consecutive_failures=3)
     assert _states(fake) == ["failed"] * 3
 
 
@@ -115,7 +114,7 @@ def test_keyboard_interrupt_abandons_instead_of_failing(client: Client, fake: Fa
 def test_non_finite_result_fails_the_trial(client: Client, fake: FakeServer) -> None:
     client.create_study("demo", SPACE, objective="loss")
     results = iter([1.0, float("nan"), float("inf"), 0.5])
-    best = client.optimize(lambda p: next(results), "s1", n_trials=4, progress=False)
+    best = client.optimize(lambda p: next(results), "s1", n_trials=2, progress=False)
     assert _states(fake) == ["completed", "failed", "failed", "completed"]
     assert best.value == 0.5
 
@@ -123,17 +122,17 @@ def test_non_finite_result_fails_the_trial(client: Client, fake: FakeServer) -> 
 def test_wrong_result_type_is_an_error_of_fn(client: Client, fake: FakeServer) -> None:
     client.create_study("mo", SPACE, [{"name": "a", "goal": "minimize"}, {"name": "b", "goal": "minimize"}])
     with pytest.raises(TypeError, match="dict"):
-        client.optimize(lambda p: 1.0, "s1", n_trials=2, progress=False)
-    assert _states(fake) == ["failed"]
+        client.optimize(lambda p: 1.0, "s1", n_trials=2, progress=False, max_consecutive_failures=2)
+    assert _states(fake) == ["failed", "failed"]
 
 
 def test_progress_bar_can_be_disabled(client: Client, capsys: pytest.CaptureFixture[str]) -> None:
     client.create_study("demo", SPACE, objective="loss")
     client.optimize(_loss, "s1", n_trials=3, progress=False)
     assert capsys.readouterr().err == ""
-    best = client.optimize(_loss, "s1", n_trials=3, progress=True)
+    best = client.optimize(_loss, "s1", n_trials=5, progress=True)  # resumes: 2 more
     err = capsys.readouterr().err
-    assert "3/3" in err and f"best={best.value:.6g}" in err
+    assert "5/5" in err and f"best={best.value:.6g}" in err
 
 
 def test_argument_validation(client: Client, fake: FakeServer) -> None:

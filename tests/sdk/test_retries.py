@@ -1,5 +1,6 @@
-"""Retry policy: idempotent calls retry connection failures and 503; every call retries 429; POSTs that may
-have been applied are never sent twice."""
+"""Retry policy: never-sent requests are retried for every call; calls safe to repeat (GET, DELETE, heartbeat,
+observe/fail/abandon of a trial id, suggest with a client id) also after ambiguous failures and 502/503/504;
+every call retries 429; other POSTs that may have been applied are never sent twice; retries end at a deadline."""
 
 from __future__ import annotations
 
@@ -76,16 +77,42 @@ def test_idempotent_calls_retry_connection_failures(name: str, call: Callable[[C
     assert sleeps == [0.5]
 
 
-@pytest.mark.parametrize(("name", "call"), [
-    ("observe", lambda c: c.observe("s1", "t1", {"loss": 1.0})),
+NON_IDEMPOTENT_POSTS = [
     ("suggest", lambda c: c.suggest("s1", count=2)),
     ("create", lambda c: c.create_study("demo", [], objective="loss")),
+    ("external observe", lambda c: c.observe("s1", params={"x": 0.5}, values={"loss": 1.0})),
+]
+IDEMPOTENT_POSTS = [
+    ("observe", lambda c: c.observe("s1", "t1", {"loss": 1.0})),
     ("fail", lambda c: c.fail("s1", "t1", reason="boom")),
-])
-@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.RemoteProtocolError])
-def test_non_idempotent_post_not_retried_on_connection_error(name: str, call: Callable[[Client], object],
-                                                             error: type[Exception], sleeps: list[float]) -> None:
-    handler = ScriptedHandler(error, _ok(TRIAL))
+    ("abandon", lambda c: c.abandon("s1", "t1")),
+    ("suggest with client id", lambda c: c.suggest("s1", count=2, client_id="w1")),
+    ("create or load", lambda c: c.create_study("demo", [], objective="loss", load_if_exists=True)),
+]
+
+
+def _success_for(name: str) -> httpx.Response:
+    if name.startswith("suggest"):
+        return _ok({"trials": [TRIAL]})
+    return httpx.Response(201, json=STUDY) if name.startswith("create") else _ok(TRIAL)
+
+
+@pytest.mark.parametrize(("name", "call"), NON_IDEMPOTENT_POSTS + IDEMPOTENT_POSTS)
+@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ConnectTimeout])
+def test_never_sent_requests_are_retried_for_every_call(name: str, call: Callable[[Client], object],
+                                                         error: type[Exception], sleeps: list[float]) -> None:
+    handler = ScriptedHandler(error, error, _success_for(name))
+    call(_client(handler))
+    assert len(handler.requests) == 3
+    assert sleeps == [0.5, 1.0]
+    assert handler.requests[0].content == handler.requests[2].content
+
+
+@pytest.mark.parametrize(("name", "call"), NON_IDEMPOTENT_POSTS)
+@pytest.mark.parametrize("error", [httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.ReadError])
+def test_non_idempotent_post_not_retried_after_ambiguous_failure(name: str, call: Callable[[Client], object],
+                                                                 error: type[Exception], sleeps: list[float]) -> None:
+    handler = ScriptedHandler(error, _success_for(name))
     with pytest.raises(sdk.BdloptConnectionError) as info:
         call(_client(handler))
     assert len(handler.requests) == 1
@@ -93,11 +120,27 @@ def test_non_idempotent_post_not_retried_on_connection_error(name: str, call: Ca
     assert "not idempotent" in str(info.value)
 
 
-def test_read_timeout_is_connection_error_and_not_retried(sleeps: list[float]) -> None:
-    handler = ScriptedHandler(httpx.ReadTimeout, _ok())
+@pytest.mark.parametrize(("name", "call"), IDEMPOTENT_POSTS)
+@pytest.mark.parametrize("error", [httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.ReadError])
+def test_idempotent_writes_retried_after_ambiguous_failure(name: str, call: Callable[[Client], object],
+                                                           error: type[Exception], sleeps: list[float]) -> None:
+    handler = ScriptedHandler(error, httpx.Response(503, json={"detail": "restarting", "code": "unavailable"}),
+                              _success_for(name))
+    call(_client(handler))
+    assert len(handler.requests) == 3 and sleeps == [0.5, 1.0]
+
+
+def test_retries_stop_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    monkeypatch.setattr("time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("time.sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    handler = ScriptedHandler(httpx.ConnectError)
+    client = Client(http_client=httpx.Client(transport=httpx.MockTransport(handler), base_url="http://fake"),
+                    retries=None, retry_deadline=20.0)
     with pytest.raises(sdk.BdloptConnectionError):
-        _client(handler).get_study("s1")
-    assert len(handler.requests) == 1
+        client.observe("s1", "t1", {"loss": 1.0})
+    # waits 0.5, 1, 2, 4, 8 (= 15.5 s); the next 8 s wait would end past the 20 s deadline
+    assert len(handler.requests) == 6 and clock[0] == 15.5
 
 
 def test_get_retried_on_503_honouring_retry_after(sleeps: list[float]) -> None:

@@ -29,6 +29,8 @@ def _resource_cases():
         ("POST", "/v1/studies/{study_id}/trials/{trial_id}/abandon"): lambda r: _trial_url(r, "abandon"),
         ("POST", "/v1/studies/{study_id}/trials/{trial_id}/heartbeat"): lambda r: _trial_url(r, "heartbeat"),
         ("GET", "/v1/studies/{study_id}/trials"): lambda r: (f"/v1/studies/{r.study()}/trials", {}),
+        ("GET", "/v1/studies/{study_id}/trials.csv"): lambda r: (f"/v1/studies/{r.completed_study()}/trials.csv", {}),
+        ("GET", "/v1/studies/{study_id}/export"): lambda r: (f"/v1/studies/{r.completed_study()}/export", {}),
         ("GET", "/v1/studies/{study_id}/best"): lambda r: (f"/v1/studies/{r.completed_study()}/best", {}),
         ("POST", "/v1/studies/{study_id}/predict"): lambda r: (
             f"/v1/studies/{r.completed_study()}/predict", {"json": {"points": [{"x": 0.5, "y": 0.5}]}}),
@@ -52,6 +54,10 @@ COLLECTION_CASES = {
     ("POST", "/v1/studies"): lambda: {"json": {"name": "n", "parameters": [{"name": "x", "type": "float", "low": 0,
                                       "high": 1}], "objectives": [{"name": "f"}]}},
     ("GET", "/v1/studies"): lambda: {},
+    ("POST", "/v1/studies/import"): lambda: {"json": {
+        "format": "bdlopt.study", "version": 1, "trials": [],
+        "study": {"name": "imported", "parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}],
+                  "objectives": [{"name": "f"}]}}},
     ("POST", "/v1/datasets"): lambda: {"files": {"file": ("d.csv", CSV, "text/csv")}},
     ("GET", "/v1/datasets"): lambda: {},
     ("POST", "/v1/jobs"): lambda: {"json": {"kind": "laplace", "dataset": "sklearn:diabetes", "task": "regression",

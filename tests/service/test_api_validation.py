@@ -86,7 +86,7 @@ def test_unknown_study_and_other_studys_trial(client):
     assert client.get("/v1/studies/nope").status_code == 404
     assert client.post("/v1/studies/nope/suggest", json={}).json()["code"] == "not_found"
     first = client.post("/v1/studies", json=study_body()).json()
-    second = client.post("/v1/studies", json=study_body()).json()
+    second = client.post("/v1/studies", json={**study_body(), "name": "second"}).json()
     trial = client.post(f"/v1/studies/{first['id']}/suggest", json={}).json()["trials"][0]
     for action in ("fail", "abandon", "heartbeat"):
         response = client.post(f"/v1/studies/{second['id']}/trials/{trial['id']}/{action}")

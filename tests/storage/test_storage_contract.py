@@ -18,9 +18,9 @@ from service.studies.errors import ConflictError, InvalidInputError, NotFoundErr
 from service.studies.spec import Objective, StudySpec
 
 
-def make_spec(surrogate: str = "random", goal: str = "minimize", **extra) -> StudySpec:
+def make_spec(surrogate: str = "random", goal: str = "minimize", name: str = "contract", **extra) -> StudySpec:
     return StudySpec(
-        name="contract",
+        name=name,
         parameters=[
             FloatParam(type="float", name="x", low=-1.0, high=2.0),
             IntParam(type="int", name="n", low=1, high=8, log=True),
@@ -34,7 +34,7 @@ def make_spec(surrogate: str = "random", goal: str = "minimize", **extra) -> Stu
 
 def test_create_get_list_delete(database):
     first = catalog.create_study(database, make_spec(seed=7))
-    second = catalog.create_study(database, make_spec())
+    second = catalog.create_study(database, make_spec(name="contract-2"))
     got = catalog.get_study(database, first.id)
     assert got.name == "contract" and got.seed == 7
     assert got.initial_design_size == 6  # max(5, 2 d) with d = 3
@@ -108,7 +108,7 @@ def test_bad_observations_leave_nothing_written(database):
     for call in bad_calls:
         with pytest.raises(InvalidInputError):
             observe.observe(database, study.id, **call)
-    other = catalog.create_study(database, make_spec())
+    other = catalog.create_study(database, make_spec(name="other"))
     with pytest.raises(NotFoundError):
         observe.observe(database, other.id, trial_id=trial.id, values={"loss": 1.0})
     with pytest.raises(NotFoundError):

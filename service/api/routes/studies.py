@@ -17,12 +17,22 @@ router = APIRouter(prefix="/v1/studies", tags=["studies"], responses=ERROR_RESPO
 
 
 @router.post("", status_code=status.HTTP_201_CREATED,
-             responses={201: {"links": CREATED_STUDY_LINKS}, **BODY_RESPONSES})
-def create_study(body: StudyCreate, db: DatabaseDep, settings: SettingsDep, principal: PrincipalDep) -> StudyOut:
-    """Create a study: its search space, objective and surrogate."""
-    study = catalog.create_study(
+             responses={201: {"links": CREATED_STUDY_LINKS},
+                        200: {"description": "the existing study of that name (the request describes it)",
+                              "model": StudyOut},
+                        **BODY_RESPONSES})
+def create_study(body: StudyCreate, db: DatabaseDep, settings: SettingsDep, principal: PrincipalDep,
+                 response: Response) -> StudyOut:
+    """Create a study: its search space, objective and surrogate.
+
+    A study name is unique per owner: when the name is taken, the existing study is returned (200)
+    if the request describes it (resume by name), else 409 names the difference.
+    """
+    study, created = catalog.create_or_load_study(
         db, body, owner=principal.name, default_lease_seconds=settings.default_lease_seconds
     )
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return StudyOut.of(study)
 
 
@@ -32,9 +42,10 @@ def list_studies(
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
+    name: Annotated[str | None, Query(min_length=1, max_length=256, description="only the study of this name")] = None,
 ) -> PageOf[StudyOut]:
     """Your studies (an admin sees all), newest first."""
-    page = catalog.list_studies(db, owner=principal.owner_filter(), limit=limit, offset=offset)
+    page = catalog.list_studies(db, owner=principal.owner_filter(), limit=limit, offset=offset, name=name)
     return PageOf[StudyOut](
         items=[StudyOut.of(s) for s in page.items], total=page.total, limit=page.limit, offset=page.offset
     )

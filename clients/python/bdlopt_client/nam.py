@@ -1,4 +1,4 @@
-"""Additive-model convenience of :class:`service.sdk.Client` (mixed in): run a ``nam`` job, get a report.
+"""Additive-model convenience of :class:`bdlopt_client.Client` (mixed in): run a ``nam`` job, get a report.
 
 Example::
 
@@ -7,7 +7,7 @@ Example::
     shape = fit.shape("bmi")                      # grid, mean and 95% band in the data's units
     fit.download_plots(client, "plots/")          # one PNG per feature + importances.png
 
-Uses only the job methods of :class:`~service.sdk.jobs.JobsMixin`.
+Uses only the job methods of :class:`~bdlopt_client.jobs.JobsMixin`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Job and dataset methods of :class:`service.sdk.Client` (mixed in), e.g.::
+"""Job and dataset methods of :class:`bdlopt_client.Client` (mixed in), e.g.::
 
     job = client.submit_job("marglik", "sklearn:digits", task="classification")
     job = client.wait(job)                       # tqdm bar fed by the job's progress
@@ -6,7 +6,7 @@
     client.download_artifact(job, "weights.safetensors", "weights.safetensors")
 
 Uploads (multipart) and downloads (streamed) go through the transport's ``httpx.Client`` directly,
-since :class:`~service.sdk.transport.ApiTransport` sends JSON; errors are mapped to the same typed
+since :class:`~bdlopt_client.transport.ApiTransport` sends JSON; errors are mapped to the same typed
 exceptions.
 """
 

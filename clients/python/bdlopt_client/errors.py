@@ -113,7 +113,7 @@ class BdloptConnectionError(BdloptError, builtins.ConnectionError):
     """
 
 
-#: The SDK's connection error under the name the docs use (``service.sdk.errors.ConnectionError``).
+#: The SDK's connection error under the name the docs use (``bdlopt_client.errors.ConnectionError``).
 ConnectionError = BdloptConnectionError  # noqa: A001 - deliberate, documented alias
 
 _ERROR_BY_STATUS: dict[int, type[BdloptError]] = {

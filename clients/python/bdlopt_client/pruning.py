@@ -1,4 +1,4 @@
-"""Pruning convenience of :class:`service.sdk.Client` (mixed in): run ``prune`` jobs, get one report.
+"""Pruning convenience of :class:`bdlopt_client.Client` (mixed in): run ``prune`` jobs, get one report.
 
 Example::
 
@@ -8,7 +8,7 @@ Example::
     sparsity, accuracy = report.curve("opd", training="marglik")
 
 One ``prune`` job runs per training (``config.baseline``); their tables are merged. Uses only the
-job methods of :class:`~service.sdk.jobs.JobsMixin`.
+job methods of :class:`~bdlopt_client.jobs.JobsMixin`.
 """
 
 from __future__ import annotations

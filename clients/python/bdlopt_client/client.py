@@ -2,7 +2,7 @@
 
 Example::
 
-    from service.sdk import Client
+    from bdlopt_client import Client  # or, on a server install: from service.sdk import Client
 
     with Client("http://127.0.0.1:8000", api_key="...") as client:
         study = client.create_study("demo", [{"name": "x", "type": "float", "low": -2.0, "high": 2.0}],
@@ -22,11 +22,12 @@ import httpx
 import pydantic
 
 from .constraint_strings import as_constraint
-from .errors import BdloptError
+from .errors import BdloptError, ConflictError, NotFoundError
+from .export import ExportMixin
 from .jobs import JobsMixin
 from .models import Objective, Prediction, Study, StudyPage, Trial, TrialPage
 from .nam import NamMixin
-from .optimize import run_optimization
+from .optimize import Callback, run_optimization
 from .pruning import PruningMixin
 from .transport import ApiTransport, RetryPolicy
 
@@ -40,7 +41,7 @@ TRIALS_PAGE_SIZE = 100
 MAX_PREDICT_POINTS = 1000
 
 
-class Client(JobsMixin, PruningMixin, NamMixin):
+class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
     """Synchronous client of a bdlopt server.
 
     Args:
@@ -48,14 +49,18 @@ class Client(JobsMixin, PruningMixin, NamMixin):
         api_key: sent as ``Authorization: Bearer <key>``; defaults to the ``BDLOPT_API_KEY`` environment
             variable; no header when neither is set.
         timeout: seconds for each HTTP exchange (only for the client this class creates).
-        retries: the most retries per call (see :mod:`service.sdk.transport` for which calls are retried).
+        retries: the most retries per call (see :mod:`bdlopt_client.transport` for which calls are retried);
+            ``None``: as many as ``retry_deadline`` allows.
+        retry_deadline: seconds after a call's first attempt past which it is not retried any more
+            (the default rides out a server restart).
         http_client: an existing ``httpx.Client`` to send requests with, e.g. starlette's ``TestClient``
             for in-process tests. If it has a ``base_url``, paths are resolved against it and ``base_url``
             is ignored; otherwise ``base_url`` is prepended. It is not closed by :meth:`close`.
     """
 
     def __init__(self, base_url: str = "http://127.0.0.1:8000", api_key: str | None = None, *,
-                 timeout: float = 60.0, retries: int = 3, http_client: httpx.Client | None = None) -> None:
+                 timeout: float = 60.0, retries: int | None = None, retry_deadline: float = 120.0,
+                 http_client: httpx.Client | None = None) -> None:
         if api_key is None:
             api_key = os.environ.get(API_KEY_ENV) or None
         if http_client is None:
@@ -65,7 +70,7 @@ class Client(JobsMixin, PruningMixin, NamMixin):
             http = http_client
             prefix, owns = ("" if str(http_client.base_url) else base_url), False
         self.base_url = str(http.base_url) if not prefix else prefix
-        self._transport = ApiTransport(http, url_prefix=prefix, api_key=api_key, policy=RetryPolicy(retries=retries),
+        self._transport = ApiTransport(http, url_prefix=prefix, api_key=api_key, policy=RetryPolicy(retries=retries, deadline_s=retry_deadline),
                                        owns_client=owns)
         self._studies: dict[str, Study] = {}
 
@@ -76,11 +81,12 @@ class Client(JobsMixin, PruningMixin, NamMixin):
                      initial_design_size: int | None = None, seed: int | None = None,
                      lease_seconds: int | None = None, surrogate_options: Mapping[str, Any] | None = None,
                      outcome_constraints: Sequence[str | Mapping[str, Any]] | None = None,
-                     parameter_constraints: Sequence[str | Mapping[str, Any]] | None = None) -> Study:
-        """Create a study (``POST /v1/studies``).
+                     parameter_constraints: Sequence[str | Mapping[str, Any]] | None = None,
+                     load_if_exists: bool = False) -> Study:
+        """Create a study (``POST /v1/studies``), or resume the existing one of that name.
 
         Args:
-            name: the study's name.
+            name: the study's name, unique among your studies.
             parameters: the search space, one dict per parameter (api.md "Parameters").
             objectives: ``[{"name": ..., "goal": "minimize"|"maximize"}, ...]``. When omitted, a single
                 objective named ``objective`` (default ``"value"``) with ``goal`` is used.
@@ -91,6 +97,12 @@ class Client(JobsMixin, PruningMixin, NamMixin):
                 a constrained metric that is not an objective must be in every observation.
             parameter_constraints: ``"x + 2*y <= 3"`` strings or ``{"coefficients", "op", "bound"}`` dicts
                 (float and int parameters without log scale).
+            load_if_exists: when you already have a study of that name and this call describes it,
+                return it instead of raising ConflictError.
+
+        Raises:
+            ConflictError: the name is taken (without ``load_if_exists``), or taken by a study that
+                differs from this call (the message names the difference).
         """
         if objectives is not None and objective is not None:
             raise ValueError("pass either objectives=[...] or objective=<name>, not both")
@@ -111,8 +123,21 @@ class Client(JobsMixin, PruningMixin, NamMixin):
                     "parameter_constraints": None if parameter_constraints is None else
                     [as_constraint(c, outcome=False) for c in parameter_constraints]}
         body.update({key: value for key, value in optional.items() if value is not None})
-        response = self._transport.request("POST", "/v1/studies", json=body, idempotent=False)
-        return self._remember(_parse(Study, response, _json(response)))
+        # With load_if_exists a repeat is harmless (the server answers the existing study), so it is retried.
+        response = self._transport.request("POST", "/v1/studies", json=body, idempotent=load_if_exists)
+        study = _parse(Study, response, _json(response))
+        if response.status_code == 200 and not load_if_exists:
+            raise ConflictError(f"a study named '{name}' already exists (id {study.id}); "
+                                "pass load_if_exists=True to resume it", status_code=409, code="conflict")
+        return self._remember(study)
+
+    def get_study_by_name(self, name: str) -> Study:
+        """Your study called ``name`` (``GET /v1/studies?name=``); raises NotFoundError when there is none."""
+        response = self._transport.request("GET", "/v1/studies", params={"name": name, "limit": 1}, idempotent=True)
+        page = _parse(StudyPage, response, _json(response))
+        if not page.items:
+            raise NotFoundError(f"no study named '{name}'", status_code=404, code="not_found")
+        return self._remember(page.items[0])
 
     def get_study(self, study_id: str | Study) -> Study:
         """Fetch a study (``GET /v1/studies/{id}``) and refresh the cached copy."""
@@ -135,11 +160,16 @@ class Client(JobsMixin, PruningMixin, NamMixin):
 
     # ------------------------------------------------------------------ trials
     def suggest(self, study_id: str | Study, count: int = 1, client_id: str | None = None) -> list[Trial]:
-        """Ask for ``count`` new pending trials (``POST .../suggest``); returns a list of length <= count."""
+        """Ask for ``count`` pending trials (``POST .../suggest``); returns a list of length <= count.
+
+        With a ``client_id`` that still holds pending trials, the server returns those instead of new
+        ones; such a call is therefore retried after an ambiguous connection failure.
+        """
         body: dict[str, Any] = {"count": count}
         if client_id is not None:
             body["client_id"] = client_id
-        response = self._transport.request("POST", _study_path(study_id) + "/suggest", json=body, idempotent=False)
+        response = self._transport.request("POST", _study_path(study_id) + "/suggest", json=body,
+                                           idempotent=client_id is not None)
         payload = _json(response)
         items = payload.get("trials", []) if isinstance(payload, dict) else payload
         if not isinstance(items, list):
@@ -151,6 +181,9 @@ class Client(JobsMixin, PruningMixin, NamMixin):
                 values: float | Mapping[str, float] | None = None, *, params: Mapping[str, Any] | None = None,
                 noise_sd: float | Mapping[str, float] | None = None) -> Trial:
         """Report the objective value(s) of a suggested trial, or of an external point (``POST .../observe``).
+
+        For a trial id the call is idempotent (the server answers a repeat with identical values
+        like the first call) and is retried after ambiguous connection failures; an external point is not.
 
         Args:
             trial_id: the suggested trial (exclusive with ``params``).
@@ -169,18 +202,19 @@ class Client(JobsMixin, PruningMixin, NamMixin):
             body["params"] = {key: _plain(value) for key, value in dict(params or {}).items()}
         if noise_sd is not None:
             body["noise_sd"] = self._objective_map(study_id, noise_sd, "noise_sd")
-        response = self._transport.request("POST", _study_path(study_id) + "/observe", json=body, idempotent=False)
+        response = self._transport.request("POST", _study_path(study_id) + "/observe", json=body,
+                                           idempotent=trial_id is not None)
         return _parse(Trial, response, _json(response))
 
     def fail(self, study_id: str | Study, trial_id: str | Trial, reason: str | None = None) -> Trial:
-        """Mark a pending trial failed (``POST .../trials/{id}/fail``), e.g. the evaluation crashed."""
+        """Mark a pending trial failed (``POST .../trials/{id}/fail``), e.g. the evaluation crashed; idempotent."""
         response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/fail",
-                                           json={"reason": reason}, idempotent=False)
+                                           json={"reason": reason}, idempotent=True)
         return _parse(Trial, response, _json(response))
 
     def abandon(self, study_id: str | Study, trial_id: str | Trial) -> Trial:
-        """Give a pending trial back without a result (``POST .../trials/{id}/abandon``)."""
-        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/abandon", idempotent=False)
+        """Give a pending trial back without a result (``POST .../trials/{id}/abandon``); idempotent."""
+        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/abandon", idempotent=True)
         return _parse(Trial, response, _json(response))
 
     def heartbeat(self, study_id: str | Study, trial_id: str | Trial) -> Trial:
@@ -252,23 +286,33 @@ class Client(JobsMixin, PruningMixin, NamMixin):
         return Prediction(objective=objective, mean=mean, sd=sd)
 
     # ------------------------------------------------------------------ loop
-    def optimize(self, fn: Callable[[dict[str, Any]], float | Mapping[str, float]], study_id_or_study: str | Study,
-                 n_trials: int, batch_size: int = 1, progress: bool = True,
-                 catch: type[BaseException] | Iterable[type[BaseException]] = ()) -> Trial | list[Trial]:
-        """Run ``n_trials`` evaluations of ``fn`` on suggested points and return the study's best trial.
+    def optimize(self, fn: Callable[[dict[str, Any]], float | Mapping[str, float]], study: str | Study,
+                 n_trials: int, batch_size: int = 1, progress: bool = True, *, n_jobs: int = 1,
+                 timeout: float | None = None, callbacks: Sequence[Callback] = (),
+                 catch: type[BaseException] | Iterable[type[BaseException]] = (Exception,),
+                 max_consecutive_failures: int = 5, executor: str = "thread", journal: bool | str | os.PathLike = True,
+                 client_id: str | None = None) -> Trial | list[Trial]:
+        """Evaluate ``fn`` until ``study`` (a Study, id or name) holds ``n_trials`` completed trials.
 
-        See :func:`service.sdk.optimize.run_optimization` for the loop, the failure handling and
-        which trials count towards ``n_trials``.
+        Runs ``n_jobs`` evaluations at once, records each result in a local journal before sending it and
+        resumes where an earlier run stopped. See :func:`bdlopt_client.optimize.run_optimization` for
+        every argument, the failure handling and which trials count towards ``n_trials``.
         """
-        return run_optimization(self, fn, study_id_or_study, n_trials, batch_size=batch_size, progress=progress,
-                                catch=catch)
+        return run_optimization(self, fn, study, n_trials, batch_size=batch_size, n_jobs=n_jobs, timeout=timeout,
+                                callbacks=callbacks, catch=catch, max_consecutive_failures=max_consecutive_failures,
+                                executor=executor, journal=journal, client_id=client_id, progress=progress)
 
     def study(self, study_id: str | Study) -> Study:
-        """The study, from the cache filled by earlier calls, else fetched once with :meth:`get_study`."""
+        """The study, from the cache filled by earlier calls, else fetched once by id, else by name."""
         if isinstance(study_id, Study):
             return self._remember(study_id)
         cached = self._studies.get(study_id)
-        return cached if cached is not None else self.get_study(study_id)
+        if cached is not None:
+            return cached
+        try:
+            return self.get_study(study_id)
+        except NotFoundError:
+            return self.get_study_by_name(study_id)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
