@@ -31,6 +31,7 @@ def create_study(db: Database, spec: StudySpec, *, owner: str = "local", default
         objectives=[o.model_dump(mode="json") for o in spec.objectives],
         surrogate=spec.surrogate,
         surrogate_options=dict(spec.surrogate_options),
+        early_stopping=spec.early_stopping.model_dump(mode="json") if spec.early_stopping else None,
         initial_design_size=spec.initial_design_size or spec.default_initial_design_size(),
         seed=spec.seed if spec.seed is not None else secrets.randbelow(2**31 - 1),
         lease_seconds=spec.lease_seconds or default_lease_seconds,

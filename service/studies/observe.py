@@ -16,7 +16,8 @@ from service.studies.training_data import search_space
 from service.studies.views import Trial
 
 
-def _check_values(study: StudyRecord, values: Mapping[str, Any], field: str, *, allow_missing: bool) -> dict[str, float]:
+def check_values(study: StudyRecord, values: Mapping[str, Any], field: str, *, allow_missing: bool) -> dict[str, float]:
+    """``values`` as floats keyed by the study's objectives; InvalidInputError naming ``field`` otherwise."""
     names = [o["name"] for o in study.objectives]
     unknown = sorted(set(values) - set(names))
     if unknown:
@@ -37,7 +38,7 @@ def _check_values(study: StudyRecord, values: Mapping[str, Any], field: str, *, 
 def _check_noise(study: StudyRecord, noise_sd: Mapping[str, Any] | None) -> dict[str, float] | None:
     if noise_sd is None:
         return None
-    clean = _check_values(study, noise_sd, "noise_sd", allow_missing=True)
+    clean = check_values(study, noise_sd, "noise_sd", allow_missing=True)
     for name, value in clean.items():
         if value < 0:
             raise InvalidInputError(f"noise_sd.{name}: must be >= 0, got {value}", field=f"noise_sd.{name}")
@@ -72,14 +73,14 @@ def observe(
         raise InvalidInputError("give exactly one of trial_id or params", field="trial_id")
     with db.write() as session:
         study = load_study(session, study_id, owner=owner, lock=params is not None)
-        clean_values = _check_values(study, values, "values", allow_missing=False)
+        clean_values = check_values(study, values, "values", allow_missing=False)
         clean_noise = _check_noise(study, noise_sd)
         now = utcnow()
         if trial_id is not None:
             record = load_trial(session, study_id, trial_id, lock=True)
             if record.state == "completed":
                 raise ConflictError(f"trial '{trial_id}' is already completed; an observation is recorded once")
-            if record.state in ("failed", "abandoned"):
+            if record.state in ("failed", "abandoned", "early_stopped"):
                 raise ConflictError(f"trial '{trial_id}' is {record.state} and cannot be observed")
         else:
             space = search_space(study)

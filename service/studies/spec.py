@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from service.optimizers import describe_surrogates, surrogate_names, validate_surrogate_options
 from service.space.params import MAX_PARAMETERS, MIN_PARAMETERS, Parameter, validate_parameter_list
+from service.stopping.settings import EarlyStoppingSettings
 
 MAX_LEASE_SECONDS = 30 * 24 * 3600
 
@@ -44,6 +45,8 @@ class StudySpec(BaseModel):
     initial_design_size: Annotated[int, Field(ge=1, le=10_000)] | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     lease_seconds: Annotated[int, Field(ge=1, le=MAX_LEASE_SECONDS)] | None = None
+    # How trials may be stopped early from their reported intermediate values (None: never).
+    early_stopping: EarlyStoppingSettings | None = None
 
     @field_validator("parameters")
     @classmethod

@@ -8,7 +8,8 @@ from typing import Any
 
 from service.db.models import StudyRecord, TrialRecord
 
-TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired")
+# early_stopped: stopped by the study's early-stopping policy; its last reported value is kept.
+TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired", "early_stopped")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Study:
     lease_seconds: int
     created_at: datetime
     trial_counts: dict[str, int] = field(default_factory=dict)
+    early_stopping: dict[str, Any] | None = None
 
     @property
     def objective(self) -> dict[str, Any]:
@@ -48,6 +50,7 @@ class Study:
             lease_seconds=record.lease_seconds,
             created_at=record.created_at,
             trial_counts=full,
+            early_stopping=dict(record.early_stopping) if record.early_stopping else None,
         )
 
 
@@ -69,6 +72,7 @@ class Trial:
     created_at: datetime
     completed_at: datetime | None
     lease_expires_at: datetime | None
+    intermediate_values: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_record(cls, record: TrialRecord) -> Trial:
@@ -87,6 +91,7 @@ class Trial:
             created_at=record.created_at,
             completed_at=record.completed_at,
             lease_expires_at=record.lease_expires_at,
+            intermediate_values=[{"step": r.step, "values": dict(r.values)} for r in record.reports],
         )
 
 

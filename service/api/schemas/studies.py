@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from service.space.params import Parameter
+from service.stopping.settings import EarlyStoppingSettings
 from service.studies.spec import Objective, StudySpec
 from service.studies.views import Study
 
@@ -28,6 +29,7 @@ class StudyOut(BaseModel):
     lease_seconds: int
     created_at: datetime
     trial_counts: dict[str, int]
+    early_stopping: EarlyStoppingSettings | None = None
 
     @classmethod
     def of(cls, study: Study) -> StudyOut:

@@ -1,4 +1,4 @@
-"""Trial request/response bodies: suggest, observe, fail, predict."""
+"""Trial request/response bodies: suggest, observe, report, fail, predict."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service.studies.views import Trial
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-TrialState = Literal["pending", "completed", "failed", "abandoned", "expired"]
+TrialState = Literal["pending", "completed", "failed", "abandoned", "expired", "early_stopped"]
+
+
+class IntermediateValue(BaseModel):
+    """The objective(s) measured at one step of a running trial."""
+
+    step: int
+    values: dict[str, float]
 
 
 class TrialOut(BaseModel):
@@ -31,6 +38,9 @@ class TrialOut(BaseModel):
     created_at: datetime
     completed_at: datetime | None
     lease_expires_at: datetime | None
+    intermediate_values: list[IntermediateValue] = Field(
+        default_factory=list, description="reported intermediate values, by increasing step"
+    )
 
     @classmethod
     def of(cls, trial: Trial) -> TrialOut:
@@ -98,3 +108,23 @@ class PredictOut(BaseModel):
     )
     mean: list[float]
     sd: list[float]
+
+
+class ReportIn(BaseModel):
+    """An intermediate value of a pending trial: the objective(s) at ``step`` (strictly increasing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: Annotated[int, Field(ge=0)]
+    values: dict[str, FiniteFloat]
+
+
+class ReportOut(BaseModel):
+    """The stopping decision on a report; when ``stop`` the trial is already ``early_stopped``."""
+
+    stop: bool
+    probability_of_improvement: float | None = Field(
+        default=None, description="model policy: probability that the trial's final value beats the best completed one"
+    )
+    reason: str
+    trial: TrialOut
