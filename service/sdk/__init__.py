@@ -23,7 +23,10 @@ from .errors import (
 )
 from .errors import ConnectionError  # noqa: A004 - the SDK's alias of BdloptConnectionError
 from .models import Objective, Prediction, Study, StudyPage, Trial, TrialPage
+from .report_result import ReportResult
 from .transport import RetryPolicy
+from .trial_handle import TrialHandle
+from .trial_stopped import TrialStopped
 
 # ``ConnectionError`` is importable by name but left out of ``__all__`` so that a star import does not
 # shadow the builtin.
@@ -40,12 +43,15 @@ __all__ = [
     "PermissionDeniedError",
     "Prediction",
     "RateLimitError",
+    "ReportResult",
     "RetryPolicy",
     "ServerError",
     "ServiceUnavailableError",
     "Study",
     "StudyPage",
     "Trial",
+    "TrialHandle",
     "TrialPage",
+    "TrialStopped",
     "ValidationError",
 ]

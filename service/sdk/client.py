@@ -27,6 +27,7 @@ from .models import Objective, Prediction, Study, StudyPage, Trial, TrialPage
 from .nam import NamMixin
 from .optimize import run_optimization
 from .pruning import PruningMixin
+from .report_result import ReportResult
 from .transport import ApiTransport, RetryPolicy
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
@@ -73,7 +74,8 @@ class Client(JobsMixin, PruningMixin, NamMixin):
                      objectives: Sequence[Mapping[str, Any] | Objective] | None = None, *,
                      objective: str | None = None, goal: str = "minimize", surrogate: str = "gp",
                      initial_design_size: int | None = None, seed: int | None = None,
-                     lease_seconds: int | None = None, surrogate_options: Mapping[str, Any] | None = None) -> Study:
+                     lease_seconds: int | None = None, surrogate_options: Mapping[str, Any] | None = None,
+                     early_stopping: Mapping[str, Any] | None = None) -> Study:
         """Create a study (``POST /v1/studies``).
 
         Args:
@@ -84,6 +86,8 @@ class Client(JobsMixin, PruningMixin, NamMixin):
             objective, goal: the single-objective shorthand.
             surrogate, initial_design_size, seed, lease_seconds, surrogate_options: as in api.md;
                 ``None`` leaves the server's default.
+            early_stopping: ``{"policy": "none"|"median"|"percentile"|"successive_halving"|"model",
+                "min_steps": ..., ...}``; ``None``: no early stopping.
         """
         if objectives is not None and objective is not None:
             raise ValueError("pass either objectives=[...] or objective=<name>, not both")
@@ -98,7 +102,8 @@ class Client(JobsMixin, PruningMixin, NamMixin):
             "surrogate": surrogate,
         }
         optional = {"initial_design_size": initial_design_size, "seed": seed, "lease_seconds": lease_seconds,
-                    "surrogate_options": dict(surrogate_options) if surrogate_options is not None else None}
+                    "surrogate_options": dict(surrogate_options) if surrogate_options is not None else None,
+                    "early_stopping": dict(early_stopping) if early_stopping is not None else None}
         body.update({key: value for key, value in optional.items() if value is not None})
         response = self._transport.request("POST", "/v1/studies", json=body, idempotent=False)
         return self._remember(_parse(Study, response, _json(response)))
@@ -160,6 +165,18 @@ class Client(JobsMixin, PruningMixin, NamMixin):
             body["noise_sd"] = self._objective_map(study_id, noise_sd, "noise_sd")
         response = self._transport.request("POST", _study_path(study_id) + "/observe", json=body, idempotent=False)
         return _parse(Trial, response, _json(response))
+
+    def report(self, study_id: str | Study, trial_id: str | Trial, step: int,
+               values: float | Mapping[str, float]) -> ReportResult:
+        """Send an intermediate value of a pending trial (``POST .../trials/{id}/report``).
+
+        ``step`` must exceed the trial's last reported step. The answer says whether the study's
+        early-stopping policy stopped the trial (it is then ``early_stopped``; stop evaluating it).
+        """
+        body = {"step": int(step), "values": self._objective_map(study_id, values, "values")}
+        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/report", json=body,
+                                           idempotent=False)
+        return _parse(ReportResult, response, _json(response))
 
     def fail(self, study_id: str | Study, trial_id: str | Trial, reason: str | None = None) -> Trial:
         """Mark a pending trial failed (``POST .../trials/{id}/fail``), e.g. the evaluation crashed."""

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .errors import BdloptError, NotFoundError
 from .models import Study, Trial
+from .trial_handle import run_objective
 
 if TYPE_CHECKING:  # only for type hints: the client imports this module
     from .client import Client
@@ -90,7 +91,10 @@ def _evaluate(client: Client, fn: ObjectiveFunction, study: Study, names: list[s
     (``Exception``) or abandoned (``KeyboardInterrupt`` and other ``BaseException``).
     """
     try:
-        values = _as_values(fn(dict(trial.params)), names)
+        result, stopped = run_objective(fn, client, study.id, trial)  # fn(params) or fn(params, trial)
+        if stopped is not None:  # stopped early by the study's policy: recorded, not failed
+            return stopped
+        values = _as_values(result, names)
     except catch_types as exc:
         logger.info("trial %s failed: %r", trial.id, exc)
         client.fail(study.id, trial.id, reason=_reason(exc))
@@ -159,7 +163,7 @@ class _BestTracker:
         if trial is None:
             self.failed += 1
             return
-        if self.name is None or not trial.values or self.name not in trial.values:
+        if self.name is None or trial.state != "completed" or not trial.values or self.name not in trial.values:
             return
         value = trial.values[self.name]
         if self.best is None or (value > self.best if self.maximize else value < self.best):
