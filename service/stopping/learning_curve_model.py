@@ -47,8 +47,9 @@ def curve_features(curve: Curve, step: int) -> list[float] | None:
 def probability_of_beating(reference: list[Curve], current: Curve, step: int, incumbent: float) -> float | None:
     """P(final value of ``current`` < ``incumbent``) from the completed ``reference`` curves at ``step``.
 
-    ``None`` when the regression cannot be fitted (too few examples, or features that are
-    exactly collinear, e.g. curves that never change).
+    When the features are collinear (every curve changed by the same amount) the change is
+    dropped; ``None`` when the regression still cannot be fitted (too few examples, curves that
+    all sit at one value).
     """
     rows, targets = [], []
     for curve in reference:
@@ -61,8 +62,13 @@ def probability_of_beating(reference: list[Curve], current: Curve, step: int, in
         return None
     X = torch.tensor(rows, dtype=torch.float64)
     y = torch.tensor(targets, dtype=torch.float64)
+    x = torch.tensor([query], dtype=torch.float64)
+    if int(torch.linalg.matrix_rank(X)) < X.shape[1]:  # e.g. every curve changed by the same amount: drop the change
+        X, x = X[:, :2], x[:, :2]
+        if int(torch.linalg.matrix_rank(X)) < 2:
+            return None
     try:
-        predictive = ConjugateLinearRegression().fit(X, y).predict(torch.tensor([query], dtype=torch.float64))
+        predictive = ConjugateLinearRegression().fit(X, y).predict(x)
     except (torch.linalg.LinAlgError, ValueError):
         return None
     scale = float(predictive.scale[0])

@@ -124,3 +124,20 @@ def test_median_rule_stops_exactly_the_brute_force_trials(client):
     stopped = sum(s is not None for s in expected)
     assert 5 <= stopped <= 20  # the rule was exercised both ways
     assert statistics.mean(len(h) for h in history) == n_steps
+
+
+def test_model_policy_answers_with_a_probability(client):
+    sid = _study(client, {"policy": "model", "min_steps": 2, "min_trials": 4})["id"]
+    for number in range(6):  # each trial better than the last, so none is stopped
+        trial = _suggest(client, sid)
+        level, amplitude = 0.4 - 0.05 * number, 0.3 + 0.1 * (number % 3)
+        for step in range(6):
+            answer = _report(client, sid, trial["id"], step, level + amplitude / (step + 1)).json()
+            assert answer["stop"] is False, answer
+        final = level + amplitude / 6
+        client.post(f"/v1/studies/{sid}/observe", json={"trial_id": trial["id"], "values": {"err": final}})
+    hopeless = _suggest(client, sid)
+    answers = [_report(client, sid, hopeless["id"], step, 3.0 + 0.5 / (step + 1)).json() for step in range(3)]
+    assert answers[0]["probability_of_improvement"] is None and answers[1]["probability_of_improvement"] is None
+    assert answers[2]["stop"] is True and answers[2]["probability_of_improvement"] < 0.05
+    assert answers[2]["trial"]["state"] == "early_stopped"
