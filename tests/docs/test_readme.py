@@ -101,6 +101,8 @@ def test_job_convenience_examples_run(served, section, tmp_path):
 TESTED_BLOCKS = {("Python SDK", "python"), ("curl", "sh"), ("Command line", "sh"), ("Background jobs", "python"),
                  ("Interpretable additive models (LA-NAM)", "python"), ("Pruning (SpaM)", "python"),
                  ("Benchmarks", "sh"), ("Run and test", "sh"),
+                 # run verbatim by tests/stopping/test_readme_early_stopping.py
+                 ("Early stopping", "python"),
                  # needs a CUDA host and the PyTorch index, which these machines cannot reach
                  ("GPU hosts", "sh")}
 
