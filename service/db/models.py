@@ -34,6 +34,8 @@ class StudyRecord(Base):
     surrogate_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     outcome_constraints: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     parameter_constraints: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    # The early-stopping settings (service.stopping.settings); None: no early stopping.
+    early_stopping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     initial_design_size: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
     lease_seconds: Mapped[int] = mapped_column(Integer)
@@ -72,6 +74,25 @@ class TrialRecord(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     study: Mapped[StudyRecord] = relationship(back_populates="trials")
+    reports: Mapped[list[TrialReportRecord]] = relationship(
+        back_populates="trial", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="TrialReportRecord.step", lazy="selectin",
+    )
+
+
+class TrialReportRecord(Base):
+    """One intermediate value of a trial: the objective(s) measured at ``step`` (epochs, iterations)."""
+
+    __tablename__ = "trial_reports"
+    __table_args__ = (Index("ix_trial_reports_study", "study_id"),)
+
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    values: Mapped[dict[str, float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    trial: Mapped[TrialRecord] = relationship(back_populates="reports")
 
 
 class ModelStateRecord(Base):

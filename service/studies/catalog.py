@@ -75,6 +75,7 @@ def _new_record(spec: StudySpec, owner: str, default_lease_seconds: int) -> Stud
         surrogate_options=dict(spec.surrogate_options),
         outcome_constraints=[c.model_dump(mode="json") for c in spec.outcome_constraints],
         parameter_constraints=[c.model_dump(mode="json") for c in spec.parameter_constraints],
+        early_stopping=spec.early_stopping.model_dump(mode="json") if spec.early_stopping else None,
         initial_design_size=spec.initial_design_size or spec.default_initial_design_size(),
         seed=spec.seed if spec.seed is not None else secrets.randbelow(2**31 - 1),
         lease_seconds=spec.lease_seconds or default_lease_seconds,

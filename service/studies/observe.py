@@ -16,7 +16,9 @@ from service.studies.training_data import outcome_names, search_space
 from service.studies.views import Trial
 
 
-def _check_values(study: StudyRecord, values: Mapping[str, Any], field: str, *, allow_missing: bool) -> dict[str, float]:
+def check_values(study: StudyRecord, values: Mapping[str, Any], field: str, *, allow_missing: bool) -> dict[str, float]:
+    """``values`` as floats keyed by the study's objectives and tracked metrics; InvalidInputError naming
+    ``field`` otherwise."""
     names = outcome_names(study)
     objectives = [o["name"] for o in study.objectives]
     tracked = names[len(objectives):]
@@ -41,7 +43,7 @@ def _check_values(study: StudyRecord, values: Mapping[str, Any], field: str, *, 
 def _check_noise(study: StudyRecord, noise_sd: Mapping[str, Any] | None) -> dict[str, float] | None:
     if noise_sd is None:
         return None
-    clean = _check_values(study, noise_sd, "noise_sd", allow_missing=True)
+    clean = check_values(study, noise_sd, "noise_sd", allow_missing=True)
     for name, value in clean.items():
         if value < 0:
             raise InvalidInputError(f"noise_sd.{name}: must be >= 0, got {value}", field=f"noise_sd.{name}")
@@ -78,7 +80,7 @@ def observe(
         raise InvalidInputError("give exactly one of trial_id or params", field="trial_id")
     with db.write() as session:
         study = load_study(session, study_id, owner=owner, lock=params is not None)
-        clean_values = _check_values(study, values, "values", allow_missing=False)
+        clean_values = check_values(study, values, "values", allow_missing=False)
         clean_noise = _check_noise(study, noise_sd)
         now = utcnow()
         if trial_id is not None:
@@ -90,7 +92,7 @@ def observe(
                     f"trial '{trial_id}' is already completed with values {record.values}; "
                     f"an observation is recorded once (this one has {clean_values})"
                 )
-            if record.state in ("failed", "abandoned"):
+            if record.state in ("failed", "abandoned", "early_stopped"):
                 raise ConflictError(f"trial '{trial_id}' is {record.state} and cannot be observed")
         else:
             space = search_space(study)

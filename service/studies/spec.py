@@ -16,6 +16,7 @@ from service.studies.constraint_spec import (
     OutcomeConstraint,
     ParameterConstraint,
 )
+from service.stopping.settings import EarlyStoppingSettings
 
 MAX_LEASE_SECONDS = 30 * 24 * 3600
 MAX_OBJECTIVES = 4
@@ -64,6 +65,8 @@ class StudySpec(BaseModel):
     parameter_constraints: Annotated[
         list[ParameterConstraint], Field(json_schema_extra={"maxItems": MAX_PARAMETER_CONSTRAINTS})
     ] = Field(default_factory=list)
+    # How trials may be stopped early from their reported intermediate values (None: never).
+    early_stopping: EarlyStoppingSettings | None = None
 
     @field_validator("parameters")
     @classmethod

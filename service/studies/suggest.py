@@ -104,7 +104,8 @@ def take_snapshot(db: Database, study_id: str, owner: str | None, count: int) ->
     with db.read() as session:
         study = load_study(session, study_id, owner=owner)
         now = utcnow()
-        completed = trials_in_state(session, study_id, "completed")
+        # An early-stopped trial enters as an observation of its last reported value (see reports.py).
+        completed = trials_in_state(session, study_id, "completed", "early_stopped")
         pending = [
             t for t in trials_in_state(session, study_id, "pending")
             if t.lease_expires_at is None or t.lease_expires_at >= now

@@ -8,7 +8,8 @@ from typing import Any
 
 from service.db.models import StudyRecord, TrialRecord
 
-TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired")
+# early_stopped: stopped by the study's early-stopping policy; its last reported value is kept.
+TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired", "early_stopped")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Study:
     outcome_constraints: list[dict[str, Any]] = field(default_factory=list)
     parameter_constraints: list[dict[str, Any]] = field(default_factory=list)
     hypervolume: float | None = None
+    early_stopping: dict[str, Any] | None = None
 
     @property
     def objective(self) -> dict[str, Any]:
@@ -53,6 +55,7 @@ class Study:
             trial_counts=full,
             outcome_constraints=list(record.outcome_constraints or []),
             parameter_constraints=list(record.parameter_constraints or []),
+            early_stopping=dict(record.early_stopping) if record.early_stopping else None,
         )
 
 
@@ -75,6 +78,7 @@ class Trial:
     completed_at: datetime | None
     lease_expires_at: datetime | None
     feasible: bool | None = None
+    intermediate_values: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_record(cls, record: TrialRecord) -> Trial:
@@ -93,6 +97,7 @@ class Trial:
             created_at=record.created_at,
             completed_at=record.completed_at,
             lease_expires_at=record.lease_expires_at,
+            intermediate_values=[{"step": r.step, "values": dict(r.values)} for r in record.reports],
         )
 
 

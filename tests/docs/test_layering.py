@@ -41,13 +41,14 @@ def test_db_imports_no_domain_or_api():
 
 
 def test_domain_never_imports_api():
-    for package in ("service/studies", "service/optimizers", "service/space"):
+    for package in ("service/studies", "service/optimizers", "service/space", "service/stopping"):
         assert offenders(package, ("service.api", "fastapi")) == [], package
 
 
 def test_policies_do_not_touch_the_database():
     assert offenders("service/optimizers", ("service.db", "service.studies", "sqlalchemy")) == []
     assert offenders("service/space", ("service.db", "service.studies", "service.optimizers", "sqlalchemy")) == []
+    assert offenders("service/stopping", ("service.db", "service.studies", "sqlalchemy")) == []
 
 
 def test_sdk_imports_nothing_from_the_server():

@@ -134,6 +134,8 @@ TESTED_BLOCKS = {("Python SDK", "python"), ("curl", "sh"),
                  ("Resume and parallel evaluation", "python"), ("Export and import", "python"), ("Command line", "sh"), ("Background jobs", "python"),
                  ("Interpretable additive models (LA-NAM)", "python"), ("Pruning (SpaM)", "python"),
                  ("Benchmarks", "sh"), ("Run and test", "sh"), ("Deployment (Docker Compose)", "sh"),
+                 # run verbatim by tests/stopping/test_readme_early_stopping.py
+                 ("Early stopping", "python"),
                  # needs a CUDA host and the PyTorch index, which these machines cannot reach
                  ("GPU hosts", "sh")}
 

@@ -25,7 +25,10 @@ from .errors import (
 )
 from .errors import ConnectionError  # noqa: A004 - the SDK's alias of BdloptConnectionError
 from .models import Objective, Prediction, Study, StudyPage, Trial, TrialPage
+from .report_result import ReportResult
 from .transport import RetryPolicy
+from .trial_handle import TrialHandle
+from .trial_stopped import TrialStopped
 
 # ``ConnectionError`` is importable by name but left out of ``__all__`` so that a star import does not
 # shadow the builtin.
@@ -42,19 +45,22 @@ __all__ = [
     "PermissionDeniedError",
     "Prediction",
     "RateLimitError",
+    "ReportResult",
     "RetryPolicy",
     "ServerError",
     "ServiceUnavailableError",
     "Study",
     "StudyPage",
     "Trial",
+    "TrialHandle",
     "TrialPage",
+    "TrialStopped",
     "ValidationError",
 ]
 
 #: The modules of the SDK (``service.sdk`` aliases each under its own name).
-SUBMODULES = ("client", "errors", "evaluation", "export", "job_models", "jobs", "journal", "models", "nam", "optimize", "pruning",
-              "transport")
+SUBMODULES = ("client", "constraint_strings", "errors", "evaluation", "export", "job_models", "jobs", "journal", "models",
+              "nam", "optimize", "pruning", "report_result", "transport", "trial_handle", "trial_stopped")
 
 try:
     __version__ = _metadata.version("bdlopt-client")

@@ -29,6 +29,7 @@ from .models import Objective, Prediction, Study, StudyPage, Trial, TrialPage
 from .nam import NamMixin
 from .optimize import Callback, run_optimization
 from .pruning import PruningMixin
+from .report_result import ReportResult
 from .transport import ApiTransport, RetryPolicy
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
@@ -82,6 +83,7 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
                      lease_seconds: int | None = None, surrogate_options: Mapping[str, Any] | None = None,
                      outcome_constraints: Sequence[str | Mapping[str, Any]] | None = None,
                      parameter_constraints: Sequence[str | Mapping[str, Any]] | None = None,
+                     early_stopping: Mapping[str, Any] | None = None,
                      load_if_exists: bool = False) -> Study:
         """Create a study (``POST /v1/studies``), or resume the existing one of that name.
 
@@ -97,6 +99,8 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
                 a constrained metric that is not an objective must be in every observation.
             parameter_constraints: ``"x + 2*y <= 3"`` strings or ``{"coefficients", "op", "bound"}`` dicts
                 (float and int parameters without log scale).
+            early_stopping: ``{"policy": "none"|"median"|"percentile"|"successive_halving"|"model",
+                "min_steps": ..., ...}``; ``None``: no early stopping.
             load_if_exists: when you already have a study of that name and this call describes it,
                 return it instead of raising ConflictError.
 
@@ -121,7 +125,8 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
                     "outcome_constraints": None if outcome_constraints is None else
                     [as_constraint(c, outcome=True) for c in outcome_constraints],
                     "parameter_constraints": None if parameter_constraints is None else
-                    [as_constraint(c, outcome=False) for c in parameter_constraints]}
+                    [as_constraint(c, outcome=False) for c in parameter_constraints],
+                    "early_stopping": dict(early_stopping) if early_stopping is not None else None}
         body.update({key: value for key, value in optional.items() if value is not None})
         # With load_if_exists a repeat is harmless (the server answers the existing study), so it is retried.
         response = self._transport.request("POST", "/v1/studies", json=body, idempotent=load_if_exists)
@@ -205,6 +210,18 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
         response = self._transport.request("POST", _study_path(study_id) + "/observe", json=body,
                                            idempotent=trial_id is not None)
         return _parse(Trial, response, _json(response))
+
+    def report(self, study_id: str | Study, trial_id: str | Trial, step: int,
+               values: float | Mapping[str, float]) -> ReportResult:
+        """Send an intermediate value of a pending trial (``POST .../trials/{id}/report``).
+
+        ``step`` must exceed the trial's last reported step. The answer says whether the study's
+        early-stopping policy stopped the trial (it is then ``early_stopped``; stop evaluating it).
+        """
+        body = {"step": int(step), "values": self._objective_map(study_id, values, "values")}
+        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/report", json=body,
+                                           idempotent=False)
+        return _parse(ReportResult, response, _json(response))
 
     def fail(self, study_id: str | Study, trial_id: str | Trial, reason: str | None = None) -> Trial:
         """Mark a pending trial failed (``POST .../trials/{id}/fail``), e.g. the evaluation crashed; idempotent."""

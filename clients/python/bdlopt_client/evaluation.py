@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .journal import Journal, JournalEntry
+from .trial_handle import TrialHandle
+from .trial_stopped import TrialStopped
 
 #: Longest failure reason sent to the server (characters).
 MAX_REASON_CHARS = 500
@@ -19,16 +21,29 @@ ObjectiveFunction = Callable[[dict[str, Any]], "float | Mapping[str, float]"]
 
 
 def evaluate_trial(fn: ObjectiveFunction, trial_id: str, params: dict[str, Any], names: list[str],
-                   journal: Journal | None) -> tuple[JournalEntry, BaseException | None]:
-    """``fn(params)`` as a result to report, and the exception of ``fn`` when it raised.
+                   journal: Journal | None, handle: TrialHandle | None = None) -> tuple[JournalEntry, BaseException | None]:
+    """``fn(params)`` (or ``fn(params, handle)``) as a result to report, and the exception of ``fn`` when it raised.
 
     A value that is not finite, or an exception of ``fn`` (a wrong result type included), gives a
     ``fail`` entry; a ``BaseException`` that is not an ``Exception`` (KeyboardInterrupt) propagates
-    and nothing is recorded.
+    and nothing is recorded. A trial stopped early (``handle.report`` raised :class:`TrialStopped`, or
+    ``fn`` returned after ``handle.should_stop()``) gives a ``stopped`` entry: the server already
+    holds it as ``early_stopped`` (or it is abandoned here when ``fn`` stopped on its own), so
+    nothing is journaled.
     """
     error: BaseException | None = None
     try:
-        values = as_values(fn(dict(params)), names)
+        if handle is None:
+            values = as_values(fn(dict(params)), names)
+        else:
+            try:
+                result = fn(dict(params), handle)
+            except TrialStopped:
+                result = None
+            if result is None or handle.should_stop():
+                handle.record_stop()
+                return JournalEntry(trial_id, "stopped"), None
+            values = as_values(result, names)
     except Exception as exc:  # noqa: BLE001 - reported as the trial's failure; optimize decides to go on
         entry, error = JournalEntry(trial_id, "fail", reason=failure_reason(exc)), exc
     else:

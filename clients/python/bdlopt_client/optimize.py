@@ -43,6 +43,7 @@ from .errors import (
     ValidationError,
 )
 from .evaluation import ObjectiveFunction, evaluate_trial
+from .trial_handle import TrialHandle, accepts_trial
 from .journal import Journal, JournalEntry, default_journal_dir, journal_file_name
 from .models import Study, Trial
 
@@ -115,6 +116,8 @@ def run_optimization(client: Client, fn: ObjectiveFunction, study_ref: str | Stu
             raise ValueError(f"{name} must be >= 1, got {value}")
     if executor not in ("thread", "process"):
         raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
+    if executor == "process" and accepts_trial(fn):
+        raise ValueError("fn(params, trial) reports through this client: use executor='thread'")
     study = client.get_study(client.study(study_ref).id)
     base_id = (client_id or default_client_id())[: MAX_CLIENT_ID_CHARS - 4]
     run = _Run(client, fn, study, n_trials, batch_size=min(batch_size, MAX_SUGGEST_COUNT), timeout=timeout,
@@ -147,6 +150,7 @@ class _Run:
                  timeout: float | None, callbacks: list[Callback], catch: tuple[type[BaseException], ...],
                  max_failures: int, journal: Journal | None, lanes: list[_Lane], progress: bool) -> None:
         self.client, self.fn, self.study, self.n_trials = client, fn, study, n_trials
+        self.takes_trial = accepts_trial(fn)  # fn(params, trial): may report intermediate values
         self.batch_size, self.callbacks, self.catch, self.max_failures = batch_size, callbacks, catch, max_failures
         self.journal, self.lanes = journal, lanes
         self.deadline = None if timeout is None else time.monotonic() + timeout
@@ -166,7 +170,8 @@ class _Run:
         running: dict[futures.Future, _Lane] = {}
         try:
             self._replay_journal()
-            self.completed = self.client.get_study(self.study.id).trial_counts.get("completed", 0)
+            counts = self.client.get_study(self.study.id).trial_counts
+            self.completed = counts.get("completed", 0) + counts.get("early_stopped", 0)
             self.bar.update(min(self.completed, self.n_trials))
             if self.completed and len(self.study.objectives) == 1:
                 try:
@@ -220,7 +225,9 @@ class _Run:
                 raise BdloptError(f"the server suggested no trial for study {self.study.id} (asked for {count})")
         lane.running = lane.queue.popleft()
         trial = lane.running
-        running[pool.submit(evaluate_trial, self.fn, trial.id, dict(trial.params), self.names, self.journal)] = lane
+        handle = TrialHandle(self.client, self.study.id, trial) if self.takes_trial else None
+        running[pool.submit(evaluate_trial, self.fn, trial.id, dict(trial.params), self.names, self.journal,
+                            handle)] = lane
 
     def _wait_seconds(self) -> float:
         return max(0.0, min(POLL_SECONDS, self.next_heartbeat - time.monotonic()))
@@ -229,6 +236,11 @@ class _Run:
     def _finish(self, lane: _Lane, future: futures.Future) -> None:
         lane.running = None
         entry, error = future.result()  # a BaseException of fn (KeyboardInterrupt) propagates from here
+        if entry.kind == "stopped":  # early-stopped: recorded by the server, counts as an evaluation
+            self.completed += 1
+            self.failures_in_a_row = 0
+            self.bar.update(1)
+            return
         reported = self._send(entry)
         if entry.kind == "observe":
             self.completed += 1

@@ -17,12 +17,14 @@ from service.api.schemas.trials import (
     ParetoOut,
     PredictIn,
     PredictOut,
+    ReportIn,
+    ReportOut,
     SuggestIn,
     SuggestOut,
     TrialOut,
     TrialState,
 )
-from service.studies import lifecycle, observe, pareto, predict, queries, suggest
+from service.studies import lifecycle, observe, pareto, predict, queries, reports, suggest
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["trials"], responses=ERROR_RESPONSES)
 
@@ -49,6 +51,15 @@ def observe_trial(study_id: str, body: ObserveIn, db: DatabaseDep, principal: Pr
         owner=principal.owner_filter(),
     )
     return TrialOut.of(trial)
+
+
+@router.post("/trials/{trial_id}/report", responses=BODY_RESPONSES)
+def report_trial(study_id: str, trial_id: str, body: ReportIn, db: DatabaseDep, principal: PrincipalDep) -> ReportOut:
+    """An intermediate value of a pending trial; the answer says whether the study's policy stopped it."""
+    outcome = reports.report(db, study_id, trial_id, step=body.step, values=body.values, owner=principal.owner_filter())
+    decision = outcome.decision
+    return ReportOut(stop=decision.stop, probability_of_improvement=decision.probability_of_improvement,
+                     reason=decision.reason, trial=TrialOut.of(outcome.trial))
 
 
 @router.post("/trials/{trial_id}/fail", responses=BODY_RESPONSES)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from service.space.params import Parameter
 from service.studies.constraint_spec import OutcomeConstraint, ParameterConstraint
+from service.stopping.settings import EarlyStoppingSettings
 from service.studies.spec import Objective, StudySpec
 from service.studies.views import Study
 
@@ -34,6 +35,7 @@ class StudyOut(BaseModel):
     hypervolume: float | None = Field(
         default=None, description="hypervolume of the observed Pareto front (several objectives, single-study view)"
     )
+    early_stopping: EarlyStoppingSettings | None = None
 
     @classmethod
     def of(cls, study: Study) -> StudyOut:

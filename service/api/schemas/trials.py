@@ -1,4 +1,4 @@
-"""Trial request/response bodies: suggest, observe, fail, predict."""
+"""Trial request/response bodies: suggest, observe, report, fail, predict."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service.studies.views import Trial
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-TrialState = Literal["pending", "completed", "failed", "abandoned", "expired"]
+TrialState = Literal["pending", "completed", "failed", "abandoned", "expired", "early_stopped"]
+
+
+class IntermediateValue(BaseModel):
+    """The objective(s) measured at one step of a running trial."""
+
+    step: int
+    values: dict[str, float]
 
 
 class TrialOut(BaseModel):
@@ -35,6 +42,9 @@ class TrialOut(BaseModel):
         default=None,
         description="whether the completed trial meets the study's outcome and parameter constraints "
         "(null while it has no values, or where not evaluated)",
+    )
+    intermediate_values: list[IntermediateValue] = Field(
+        default_factory=list, description="reported intermediate values, by increasing step"
     )
 
     @classmethod
@@ -116,3 +126,23 @@ class ParetoOut(BaseModel):
     hypervolume: float | None = Field(description="dominated hypervolume of the front (several objectives)")
     reference_point: list[float] | None = Field(description="the point the hypervolume is measured from")
     reference_point_inferred: bool = Field(description="true when no objective threshold was given")
+
+
+class ReportIn(BaseModel):
+    """An intermediate value of a pending trial: the objective(s) at ``step`` (strictly increasing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: Annotated[int, Field(ge=0)]
+    values: dict[str, FiniteFloat]
+
+
+class ReportOut(BaseModel):
+    """The stopping decision on a report; when ``stop`` the trial is already ``early_stopped``."""
+
+    stop: bool
+    probability_of_improvement: float | None = Field(
+        default=None, description="model policy: probability that the trial's final value beats the best completed one"
+    )
+    reason: str
+    trial: TrialOut
