@@ -45,6 +45,8 @@ class SuggestRequest:
         cache_key: study id (used in log messages).
         surrogate_options: the study's ``surrogate_options`` (surrogate-specific, already
             validated by the caller through the surrogate registry).
+        fixed: ``{column: encoding}`` held in every point of this call
+            (``SearchSpace.encode_fixed``); the acquisition is optimised over the rest.
     """
 
     space: SearchSpace
@@ -58,6 +60,7 @@ class SuggestRequest:
     n_initial: int
     cache_key: str | None = None
     surrogate_options: Mapping[str, Any] | None = None
+    fixed: Mapping[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         d = self.space.dim

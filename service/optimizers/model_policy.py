@@ -101,10 +101,11 @@ class ModelBasedPolicy(Policy):
                 count=request.count,
                 seed=proposal_seed(request),
                 options=self.acquisition_options,
+                fixed=dict(request.fixed),
             )
         if not bool(torch.isfinite(raw).all()):
             raise ValueError("acquisition optimisation returned non-finite points")
-        candidates = request.space.canonicalize(raw)
+        candidates = request.space.apply_fixed(request.space.canonicalize(raw), request.fixed)
         avoid = torch.cat([data.X, request.pending.to(data.X)])
         chosen = select_distinct(candidates, avoid, request.count)
         info["acq_seconds"] = time.perf_counter() - start
@@ -114,6 +115,7 @@ class ModelBasedPolicy(Policy):
             fill = draw_sobol(
                 request.space, request.seed, request.n_suggested, n_missing,
                 avoid=torch.cat([avoid, chosen]), dtype=data.X.dtype, device=data.X.device,
+                fixed=dict(request.fixed),
             )
             chosen = torch.cat([chosen, fill])
             info["sobol_filled"] = n_missing
@@ -125,7 +127,7 @@ class ModelBasedPolicy(Policy):
         avoid = torch.cat([request.X, request.pending.to(request.X)])
         return draw_sobol(
             request.space, request.seed, request.n_suggested, count,
-            avoid=avoid, dtype=request.X.dtype, device=request.X.device,
+            avoid=avoid, dtype=request.X.dtype, device=request.X.device, fixed=dict(request.fixed),
         )
 
     # ------------------------------------------------------------------ predict

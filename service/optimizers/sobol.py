@@ -33,6 +33,7 @@ def draw_sobol(
     avoid: Tensor | None = None,
     dtype: torch.dtype = torch.float64,
     device: torch.device | None = None,
+    fixed: dict[int, float] | None = None,
 ) -> Tensor:
     """Points ``start, start+1, ...`` of the study's scrambled Sobol sequence, encoded.
 
@@ -45,6 +46,7 @@ def draw_sobol(
             next ``count`` points contain repeats, later points of the sequence replace
             them, and only when the space is (nearly) exhausted are repeats returned.
         dtype, device: of the result.
+        fixed: ``{column: encoding}`` set in every point (``SearchSpace.apply_fixed``).
 
     Returns:
         ``(count, D)`` encoded, canonical points.
@@ -54,7 +56,7 @@ def draw_sobol(
         engine.fast_forward(start)
     extra = min(4 * count + 16, EXTRA_DRAWS_MAX)
     unit = engine.draw(count + extra, dtype=torch.float64)
-    candidates = space.unit_to_encoded(unit).to(dtype=dtype, device=device)
+    candidates = space.apply_fixed(space.unit_to_encoded(unit), fixed or {}).to(dtype=dtype, device=device)
     if avoid is None:
         avoid = candidates[:0]
     chosen = select_distinct(candidates, avoid, count)
@@ -82,6 +84,7 @@ class SobolPolicy(Policy):
             avoid=avoid,
             dtype=request.X.dtype,
             device=request.X.device,
+            fixed=dict(request.fixed),
         )
         return Suggestion(X=X, policy=self.name, info={"sobol_start": request.n_suggested})
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 from functools import lru_cache
 import json
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from pydantic import TypeAdapter
 
 from service.db.models import StudyRecord, TrialRecord
 from service.optimizers.base import SuggestRequest
 from service.space.params import Parameter
-from service.space.search_space import SearchSpace
+from service.space.search_space import SearchSpace, SpaceError
+from service.studies.errors import InvalidInputError
 
 _PARAMETERS = TypeAdapter(list[Parameter])
 
@@ -26,6 +30,20 @@ def search_space(study: StudyRecord) -> SearchSpace:
     return _space_from_json(json.dumps(study.parameters, sort_keys=True))
 
 
+def checked_params(space: SearchSpace, params: Mapping[str, Any], field: str = "params") -> dict[str, Any]:
+    """``params`` validated against ``space`` (exactly the active parameters) in canonical form.
+
+    Raises:
+        InvalidInputError: located at ``<field>.<parameter>``, naming the problem.
+    """
+    try:
+        space.encode(params)
+    except SpaceError as error:
+        location = f"{field}.{error.field}" if error.field else field
+        raise InvalidInputError(f"{field}: {error}", field=location) from error
+    return space.canonical_params(params)
+
+
 def orientation(study: StudyRecord) -> float:
     """+1 when the objective is maximised, -1 when minimised (policies always maximise)."""
     return 1.0 if study.objectives[0]["goal"] == "maximize" else -1.0
@@ -36,10 +54,12 @@ def build_request(
     completed: list[TrialRecord],
     pending: list[TrialRecord],
     count: int,
+    fixed: Mapping[int, float] | None = None,
 ) -> SuggestRequest:
     """A policy request from the completed and pending trials of ``study``.
 
-    ``y`` is oriented for maximisation. Known noise (``noise_sd``) is used only when every
+    ``pending`` includes queued trials (enqueued, not handed out yet); ``fixed`` holds columns
+    for this call. ``y`` is oriented for maximisation. Known noise (``noise_sd``) is used only when every
     completed trial reports it; otherwise the policy infers the noise level.
     """
     space = search_space(study)
@@ -67,4 +87,5 @@ def build_request(
         n_initial=study.initial_design_size,
         cache_key=study.id,
         surrogate_options=dict(study.surrogate_options or {}),
+        fixed=dict(fixed or {}),
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from service.db.models import StudyRecord, TrialRecord
 
-TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired")
+TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired", "queued")
 
 
 @dataclass(frozen=True)
