@@ -78,7 +78,7 @@ def optimization_bounds(space: SearchSpace, dtype: torch.dtype, device: torch.de
     ``[enc(low), enc(high)]``."""
     bounds = space.bounds(dtype=dtype, device=device)
     if space.integer_dims:
-        ends = space.canonicalize(
+        ends = space.snap(
             torch.tensor([[0.0] * space.dim, [1.0] * space.dim], dtype=dtype, device=device)
         )
         bounds[:, space.integer_dims] = ends[:, space.integer_dims]

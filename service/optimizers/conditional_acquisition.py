@@ -29,7 +29,7 @@ from torch import Tensor
 
 from service.space.search_space import SearchSpace
 
-MAX_ENUMERATED_PARENTS = 8
+MAX_ENUMERATED_PARENTS = 4
 MAX_PARENT_PRODUCT = 512
 
 
@@ -61,6 +61,11 @@ class ConstrainedInputs(AcquisitionFunction):
 
     def forward(self, X: Tensor) -> Tensor:
         return self.inner(self.constrain(X))
+
+    @property
+    def X_pending(self) -> Tensor | None:  # noqa: N802 - BoTorch's name
+        """The wrapped acquisition's pending points."""
+        return self.inner.X_pending
 
     def set_X_pending(self, X_pending: Tensor | None = None) -> None:
         """Pending points go to the wrapped acquisition (sequential greedy batches use this)."""

@@ -123,11 +123,18 @@ class Client(JobsMixin, PruningMixin, NamMixin):
         self._studies.pop(_id(study_id), None)
 
     # ------------------------------------------------------------------ trials
-    def suggest(self, study_id: str | Study, count: int = 1, client_id: str | None = None) -> list[Trial]:
-        """Ask for ``count`` new pending trials (``POST .../suggest``); returns a list of length <= count."""
+    def suggest(self, study_id: str | Study, count: int = 1, client_id: str | None = None,
+                fixed: Mapping[str, Any] | None = None) -> list[Trial]:
+        """Ask for ``count`` new pending trials (``POST .../suggest``); returns a list of length <= count.
+
+        ``fixed`` holds some parameters at the given values in every point of this call; enqueued
+        points (:meth:`enqueue`) are handed out first.
+        """
         body: dict[str, Any] = {"count": count}
         if client_id is not None:
             body["client_id"] = client_id
+        if fixed is not None:
+            body["fixed"] = {key: _plain(value) for key, value in dict(fixed).items()}
         response = self._transport.request("POST", _study_path(study_id) + "/suggest", json=body, idempotent=False)
         payload = _json(response)
         items = payload.get("trials", []) if isinstance(payload, dict) else payload
@@ -159,6 +166,12 @@ class Client(JobsMixin, PruningMixin, NamMixin):
         if noise_sd is not None:
             body["noise_sd"] = self._objective_map(study_id, noise_sd, "noise_sd")
         response = self._transport.request("POST", _study_path(study_id) + "/observe", json=body, idempotent=False)
+        return _parse(Trial, response, _json(response))
+
+    def enqueue(self, study_id: str | Study, params: Mapping[str, Any]) -> Trial:
+        """Enqueue a point to evaluate (``POST .../trials``): a queued trial the next suggest hands out first."""
+        body = {"params": {key: _plain(value) for key, value in dict(params).items()}}
+        response = self._transport.request("POST", _study_path(study_id) + "/trials", json=body, idempotent=False)
         return _parse(Trial, response, _json(response))
 
     def fail(self, study_id: str | Study, trial_id: str | Trial, reason: str | None = None) -> Trial:

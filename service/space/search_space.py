@@ -231,10 +231,14 @@ class SearchSpace:
             clamped, grids to the nearest value's encoding, categoricals to an index) and the
             inactive columns imputed.
         """
+        return self.impute(self.snap(X))
+
+    def snap(self, X: Tensor) -> Tensor:
+        """Every column snapped by its kind, inactive columns left as they are."""
         out = X.clone()
         for i, p in enumerate(self.parameters):
             out[..., i] = p.snap(X[..., i])
-        return self.impute(out)
+        return out
 
     def integer_encodings(self, i: int, dtype: torch.dtype = torch.float64,
                           device: torch.device | None = None) -> Tensor:
