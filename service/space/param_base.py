@@ -133,6 +133,10 @@ class ParamBase(BaseModel):
         """Upper end of the encoded column (1, or ``n_choices - 1`` for categorical columns)."""
         return 1.0
 
+    def canonical_value(self, value: Any) -> Any:
+        """The stored form of a valid ``value`` (e.g. ``3.0`` -> ``3`` for an int)."""
+        return value
+
     def holds(self, value: Any) -> bool:
         """Whether ``value`` is one this parameter can take."""
         try:

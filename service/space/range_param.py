@@ -152,6 +152,9 @@ class RangeParam(ParamBase):
             raise ValueError(f"{value!r} is not on the grid {self.low} + k * {self.grid_step:g}")
         return (round(k) + 0.5) / self.n_values
 
+    def canonical_value(self, value: Any) -> Any:
+        return int(round(value)) if self.integral else value
+
     def decode_value(self, u: float) -> Any:
         if math.isnan(u):
             raise ValueError("cannot decode NaN")

@@ -188,8 +188,7 @@ class SearchSpace:
         for p in self.all_parameters:
             if p.name not in active:
                 continue
-            value = params.get(p.name, getattr(p, "value", None))
-            out[p.name] = int(round(value)) if getattr(p, "integral", False) else value
+            out[p.name] = p.canonical_value(params[p.name]) if p.name in params else p.decode_value(0.0)
         return out
 
     # ------------------------------------------------------------------ decode
@@ -209,7 +208,7 @@ class SearchSpace:
         decoded = {p.name: p.decode_value(u) for p, u in zip(self.parameters, coords)}
         active = self.active_names(decoded)
         return {
-            p.name: (p.value if p.column == "fixed" else decoded[p.name])  # type: ignore[attr-defined]
+            p.name: (p.decode_value(0.0) if p.column == "fixed" else decoded[p.name])
             for p in self.all_parameters if p.name in active
         }
 
