@@ -117,7 +117,8 @@ def test_suggest_with_fixed_holds_in_every_point_of_a_batch(client, surrogate):
     assert bad.status_code == 422 and "not one of the choices" in bad.json()["detail"]
 
 
-def test_enqueued_points_are_handed_out_first_and_once(client):
+def test_enqueued_points_are_handed_out_first_and_once(any_client):
+    client = any_client
     sid = make_study(client, "gp", initial_design_size=3)
     first = {"model": "knn", "k": 7, "scale": True}
     second = {"model": "svm", "C": 10.0, "kernel": "rbf", "scale": False, "seed": 17}
