@@ -35,6 +35,7 @@ from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
+from service.optimizers.conditional_acquisition import best_over_parents, constrain_inputs
 from service.optimizers.distinct_points import is_duplicate
 from service.optimizers.thompson_batch import thompson_batch
 from service.space.search_space import SearchSpace
@@ -77,7 +78,7 @@ def optimization_bounds(space: SearchSpace, dtype: torch.dtype, device: torch.de
     ``[enc(low), enc(high)]``."""
     bounds = space.bounds(dtype=dtype, device=device)
     if space.integer_dims:
-        ends = space.canonicalize(
+        ends = space.snap(
             torch.tensor([[0.0] * space.dim, [1.0] * space.dim], dtype=dtype, device=device)
         )
         bounds[:, space.integer_dims] = ends[:, space.integer_dims]
@@ -165,6 +166,7 @@ def propose_batch(
     count: int,
     seed: int,
     options: AcquisitionOptions = AcquisitionOptions(),
+    fixed: dict[int, float] | None = None,
 ) -> Tensor:
     """Maximise qLogNEI for a batch of up to ``count`` points.
 
@@ -176,6 +178,7 @@ def propose_batch(
         count: batch size ``q``.
         seed: seeds the sampler and the random starting points (reproducible proposals).
         options: optimisation budget.
+        fixed: ``{column: encoding}`` held for this call (``conditional_acquisition``).
 
     Returns:
         ``(k, D)`` optimiser output inside the box, not yet canonicalized; ``k = count``
@@ -183,7 +186,7 @@ def propose_batch(
         excluded), where ``k`` is smaller when fewer unused points remain.
     """
     n_acq = min(count, options.max_acquisition_batch)
-    candidates = _maximise_qlognei(model, space, X_baseline, pending, n_acq, seed, options)
+    candidates = _maximise_qlognei(model, space, X_baseline, pending, n_acq, seed, options, fixed)
     if count > n_acq:
         avoid = torch.cat([X_baseline, pending.to(X_baseline), space.canonicalize(candidates)])
         grid = enumerate_discrete_space(space, X_baseline.dtype, X_baseline.device, options.max_enumerated)
@@ -202,6 +205,7 @@ def _maximise_qlognei(
     count: int,
     seed: int,
     options: AcquisitionOptions,
+    fixed: dict[int, float] | None = None,
 ) -> Tensor:
     """``propose_batch`` without the Thompson tail: ``(k <= count, D)`` qLogNEI maximisers."""
     dtype, device = X_baseline.dtype, X_baseline.device
@@ -219,7 +223,11 @@ def _maximise_qlognei(
         warnings.simplefilter("ignore")
         torch.manual_seed(seed)
         acqf = build_qlognei(model, X_baseline, pending, options.mc_samples, seed, options.max_baseline)
+        # conditional spaces / held columns: evaluate at the point a candidate stands for
+        acqf = constrain_inputs(acqf, space, fixed)
         if grid is not None:
+            if fixed or space.is_conditional:
+                grid = torch.unique(space.apply_fixed(space.canonicalize(grid), fixed or {}), dim=0)
             choices = grid[~is_duplicate(grid, torch.cat([X_baseline, pending]))]
             if choices.shape[0] == 0:
                 return grid[:0]
@@ -233,18 +241,26 @@ def _maximise_qlognei(
                 raw_samples=raw_samples,
                 options={"maxiter": maxiter, "batch_limit": num_restarts, "init_batch_limit": raw_samples},
                 sequential=count > options.joint_max_q,
+                fixed_features=fixed or None,
             )
         else:
-            candidates, _ = optimize_acqf_mixed_alternating(
-                acq_function=acqf,
-                bounds=bounds,
-                discrete_dims=discrete or None,
-                cat_dims=cat or None,
-                q=count,
-                num_restarts=num_restarts,
-                raw_samples=raw_samples,
-                # smaller than BoTorch's defaults (100/8/64): same optimum on our
-                # benchmarks at ~half the time
-                options={"maxiter_init": 30, "maxiter_continuous": 16, "maxiter_alternating": 8},
-            )
+            def mixed(fixed_features: dict[int, float] | None, share: int = 1) -> tuple[Tensor, Tensor]:
+                return optimize_acqf_mixed_alternating(
+                    acq_function=acqf,
+                    bounds=bounds,
+                    discrete_dims={i: v for i, v in discrete.items() if i not in (fixed_features or {})} or None,
+                    cat_dims={i: v for i, v in cat.items() if i not in (fixed_features or {})} or None,
+                    q=count,
+                    num_restarts=max(2, num_restarts // share),
+                    raw_samples=max(32, raw_samples // share),
+                    # smaller than BoTorch's defaults (100/8/64): same optimum on our
+                    # benchmarks at ~half the time
+                    options={"maxiter_init": 30, "maxiter_continuous": 16, "maxiter_alternating": 8},
+                    fixed_features=fixed_features or None,
+                )
+
+            # conditional spaces: one run per activity pattern while they are few
+            candidates = best_over_parents(mixed, space, fixed, count)
+            if candidates is None:
+                candidates, _ = mixed(fixed)
     return candidates.detach().reshape(-1, space.dim)

@@ -51,6 +51,8 @@ class SuggestRequest:
             suggested point must satisfy them.
         outcomes: every modelled outcome when the study has several objectives or outcome
             constraints (None: ``y`` is the only outcome).
+        fixed: ``{column: encoding}`` held in every point of this call
+            (``SearchSpace.encode_fixed``); the acquisition is optimised over the rest.
     """
 
     space: SearchSpace
@@ -66,6 +68,7 @@ class SuggestRequest:
     surrogate_options: Mapping[str, Any] | None = None
     linear_constraints: LinearConstraints | None = None
     outcomes: Outcomes | None = None
+    fixed: Mapping[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         d = self.space.dim

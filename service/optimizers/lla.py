@@ -17,8 +17,9 @@ Several outcomes (objectives, constrained metrics) are modelled by ONE network w
 outcome and a joint Laplace posterior across them (``fit_joint``; ``bdl_core.bo.multi_output_lla``),
 kept and warm-started the same way.
 
-Categorical columns are one-hot encoded inside the model (``InputEncoder``); integer columns
-are relaxed to the unit interval and rounded by the shared acquisition code. Known
+Categorical columns are one-hot encoded inside the model (``InputEncoder``); on conditional
+spaces the inputs of inactive parameters are masked and activity indicators added
+(``activity_inputs``); integer columns are relaxed to the unit interval and rounded by the shared acquisition code. Known
 observation-noise variances are not used: the LLA infers one homoskedastic noise level by the
 marginal likelihood (with a floor).
 """
@@ -36,6 +37,7 @@ from bdl_core.bo import InputEncoder, LLAConfig, LLAHyperparameters, LLAModel, T
 from bdl_core.bo.multi_output_lla import MultiOutputHyperparameters, MultiOutputLLAModel, fit_multi_output_lla
 from bdl_core.bo.multi_output_mlp import MultiOutputMLP
 
+from service.optimizers.activity_inputs import ActivityInputs
 from service.optimizers.gp_model import GPData
 from service.optimizers.lla_options import LLAOptions
 from service.optimizers.surrogate import FittedSurrogate, Surrogate
@@ -78,8 +80,8 @@ class LLASurrogate(Surrogate):
         """See :meth:`Surrogate.fit`."""
         options = options if isinstance(options, LLAOptions) else LLAOptions()
         config = options.to_config(safe=safe)
-        encoder = InputEncoder(space.dim, space.n_choices, config.input_embedding)
-        layout = repr((config, space.dim, tuple(sorted(space.n_choices.items()))))
+        encoder = input_encoder(space, config)
+        layout = repr((config, space.dim, tuple(sorted(space.n_choices.items())), tuple(space.conditional_dims)))
         kind = f"lla-{digest_bytes(layout.encode())}"
         fingerprint = data_fingerprint(data.X, data.y)
         previous = None
@@ -141,6 +143,12 @@ class LLASurrogate(Surrogate):
             self._restored.move_to_end(token)
             while len(self._restored) > RESTORED_CACHE_SIZE:
                 self._restored.popitem(last=False)
+
+
+def input_encoder(space: SearchSpace, config: LLAConfig) -> InputEncoder | ActivityInputs:
+    """The network inputs: the column embedding, activity-aware on conditional spaces."""
+    encoder = InputEncoder(space.dim, space.n_choices, config.input_embedding)
+    return ActivityInputs(encoder, space) if space.is_conditional else encoder
 
 
 def to_state(model: LLAModel, kind: str, fingerprint: str) -> SurrogateState:

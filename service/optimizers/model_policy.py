@@ -117,15 +117,16 @@ class ModelBasedPolicy(Policy):
                     count=request.count,
                     seed=proposal_seed(request),
                     options=self.acquisition_options,
+                    fixed=dict(request.fixed),
                 )
-            else:
+            else:  # several outcomes or linear constraints (held parameters are set afterwards)
                 raw = propose_constrained(
                     fitted.model, request.space, data.X, request.pending, request.count, proposal_seed(request),
                     request.outcomes, request.linear_constraints, self.acquisition_options,
                 )
         if not bool(torch.isfinite(raw).all()):
             raise ValueError("acquisition optimisation returned non-finite points")
-        candidates = request.space.canonicalize(raw)
+        candidates = request.space.apply_fixed(request.space.canonicalize(raw), request.fixed)
         if request.linear_constraints:  # rounding may cross a constraint: such points are replaced
             candidates = candidates[request.feasible(candidates)]
         avoid = torch.cat([data.X, request.pending.to(data.X)])
@@ -137,7 +138,7 @@ class ModelBasedPolicy(Policy):
             fill = draw_sobol(
                 request.space, request.seed, request.n_suggested, n_missing,
                 avoid=torch.cat([avoid, chosen]), dtype=data.X.dtype, device=data.X.device,
-                feasible=request.feasible,
+                feasible=request.feasible, fixed=dict(request.fixed),
             )
             chosen = torch.cat([chosen, fill])
             info["sobol_filled"] = n_missing
@@ -150,6 +151,7 @@ class ModelBasedPolicy(Policy):
         return draw_sobol(
             request.space, request.seed, request.n_suggested, count,
             avoid=avoid, dtype=request.X.dtype, device=request.X.device, feasible=request.feasible,
+            fixed=dict(request.fixed),
         )
 
     # ------------------------------------------------------------------ predict

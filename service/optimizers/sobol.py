@@ -37,6 +37,7 @@ def draw_sobol(
     dtype: torch.dtype = torch.float64,
     device: torch.device | None = None,
     feasible: Callable[[Tensor], Tensor] | None = None,
+    fixed: dict[int, float] | None = None,
 ) -> Tensor:
     """Points ``start, start+1, ...`` of the study's scrambled Sobol sequence, encoded.
 
@@ -51,6 +52,7 @@ def draw_sobol(
         dtype, device: of the result.
         feasible: ``(n, D) -> (n,)`` bool mask of admissible points (linear parameter
             constraints); inadmissible points of the sequence are skipped.
+        fixed: ``{column: encoding}`` set in every point (``SearchSpace.apply_fixed``).
 
     Returns:
         ``(count, D)`` encoded, canonical points.
@@ -60,14 +62,15 @@ def draw_sobol(
         engine.fast_forward(start)
     extra = min(4 * count + 16, EXTRA_DRAWS_MAX)
     unit = engine.draw(count + extra, dtype=torch.float64)
-    candidates = space.unit_to_encoded(unit).to(dtype=dtype, device=device)
+    candidates = space.apply_fixed(space.unit_to_encoded(unit), fixed or {}).to(dtype=dtype, device=device)
     if feasible is not None:  # constraints may cut most of the box away: read further along the sequence
         candidates = candidates[feasible(candidates)]
         for _ in range(FEASIBLE_ROUNDS):
             fresh = candidates if avoid is None else candidates[~is_duplicate(candidates, avoid.to(candidates))]
             if fresh.shape[0] >= count:
                 break
-            more = space.unit_to_encoded(engine.draw(EXTRA_DRAWS_MAX, dtype=torch.float64)).to(dtype=dtype, device=device)
+            more = space.apply_fixed(space.unit_to_encoded(engine.draw(EXTRA_DRAWS_MAX, dtype=torch.float64)),
+                                     fixed or {}).to(dtype=dtype, device=device)
             candidates = torch.cat([candidates, more[feasible(more)]])
         if candidates.shape[0] == 0:
             raise ValueError("no point of the Sobol sequence satisfies the parameter constraints")
@@ -99,6 +102,7 @@ class SobolPolicy(Policy):
             dtype=request.X.dtype,
             device=request.X.device,
             feasible=request.feasible,
+            fixed=dict(request.fixed),
         )
         return Suggestion(X=X, policy=self.name, info={"sobol_start": request.n_suggested})
 

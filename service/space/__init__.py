@@ -1,7 +1,9 @@
-"""Search spaces: parameter models (validation) and their tensor encoding."""
+"""Search spaces: parameter kinds (validation) and their tensor encoding."""
 
 from service.space.params import (
+    BoolParam,
     CategoricalParam,
+    FixedParam,
     FloatParam,
     IntParam,
     Parameter,
@@ -10,7 +12,9 @@ from service.space.params import (
 from service.space.search_space import SearchSpace, SpaceError
 
 __all__ = [
+    "BoolParam",
     "CategoricalParam",
+    "FixedParam",
     "FloatParam",
     "IntParam",
     "Parameter",

@@ -1,34 +1,33 @@
 """Encoding of parameter dictionaries to tensors and back.
 
-One column per parameter (``D = len(parameters)``):
+One column per *modelled* parameter (every kind but ``fixed``; ``D = dim``), filled by the
+kind's codec (``param_base``): float columns in ``[0, 1]``, grid columns (ints, stepped
+floats) at the encodings of their values, categorical and bool columns holding the choice
+index. Fixed parameters have no column; ``decode`` adds their value.
 
-* float: the unit interval, ``u = (x - low) / (high - low)`` (``log`` space when ``log=True``);
-* int: the unit interval over the *widened* range ``[low - 0.5, high + 0.5]`` (log space when
-  ``log=True``), so that integer ``n`` owns the cell ``[n - 0.5, n + 0.5]``. With a linear
-  scale every integer owns an equal share ``1 / (high - low + 1)`` of ``[0, 1]``, hence a
-  uniform (or Sobol) ``u`` gives each integer equal probability. The canonical encoding of
-  ``n`` is the image of ``n`` itself (the cell centre on a linear scale);
-* categorical: the choice index ``0..k-1`` stored as a float (what BoTorch's mixed
-  categorical kernel expects; a surrogate wanting one-hot encodes it itself).
-
-``decode`` clamps and rounds, so any point of the box ``bounds()`` decodes to a valid
-parameter dict; ``canonicalize`` = ``encode(decode(x))``, vectorised.
+Conditional parameters (``when``): a column whose parameter is inactive holds the fixed
+imputation value ``INACTIVE_VALUE`` (0), so two points differing only in inactive parameters
+are the same point, and an inactive dimension never pretends to be data (it is constant over
+every point where it is inactive). ``active_mask`` says which columns are active, computed from
+the parent columns; ``canonicalize`` snaps every column and imputes the inactive ones;
+``decode`` returns only the active parameters; ``encode`` accepts exactly the active ones.
 Hand-written because the service needs exact validation messages and JSON-plain values.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from service.space.params import CategoricalParam, FloatParam, IntParam, validate_parameter_list
+from service.space.conditions import topological_order
+from service.space.param_base import ParamBase, same_value
+from service.space.params import validate_parameter_list
 
-AnyParam = FloatParam | IntParam | CategoricalParam
+INACTIVE_VALUE = 0.0
+MATCH_TOLERANCE = 1e-6
 
 
 class SpaceError(ValueError):
@@ -45,104 +44,135 @@ class SpaceError(ValueError):
         super().__init__(f"parameter '{field}': {message}" if field is not None else message)
 
 
-def _is_number(value: Any) -> bool:
-    """True for real numbers (Python or numpy), False for bool and everything else."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 class SearchSpace:
-    """A box of float/int/categorical parameters with a tensor encoding (see module doc).
+    """Parameters with a tensor encoding (see module doc).
 
     Args:
-        parameters: 1..100 parameter models with unique names.
+        parameters: 1..100 parameter models with unique names and valid conditions.
+
+    Attributes:
+        all_parameters: every parameter, in declared order.
+        parameters: the modelled parameters, one per column.
+        names: the column names; ``dim`` their number.
+        continuous_dims, integer_dims, categorical_dims: columns by kind (``integer_dims``
+            are the grid columns: ints and stepped floats).
+        conditional_dims: columns of parameters with a ``when``.
     """
 
-    def __init__(self, parameters: Sequence[AnyParam]) -> None:
+    def __init__(self, parameters: Sequence[ParamBase]) -> None:
         try:
-            self.parameters: list[AnyParam] = validate_parameter_list(list(parameters))
+            self.all_parameters: list[ParamBase] = validate_parameter_list(list(parameters))
         except ValueError as exc:
             raise SpaceError(None, str(exc)) from exc
+        self.parameters: list[Any] = [p for p in self.all_parameters if p.column != "fixed"]
         self.names: list[str] = [p.name for p in self.parameters]
         self.dim: int = len(self.parameters)
-        self.categorical_dims: list[int] = [
-            i for i, p in enumerate(self.parameters) if isinstance(p, CategoricalParam)
+        self.categorical_dims = [i for i, p in enumerate(self.parameters) if p.column == "categorical"]
+        self.integer_dims = [i for i, p in enumerate(self.parameters) if p.column == "grid"]
+        self.continuous_dims = [i for i, p in enumerate(self.parameters) if p.column == "continuous"]
+        self.n_choices: dict[int, int] = {i: int(self.parameters[i].n_choices) for i in self.categorical_dims}
+        self.conditional_dims = [i for i, p in enumerate(self.parameters) if p.when is not None]
+        self._column = {name: i for i, name in enumerate(self.names)}
+        self._by_name = {p.name: p for p in self.all_parameters}
+        self._order = [self.all_parameters[i] for i in topological_order(self.all_parameters)]
+        # per conditional column: (parent column, encodings of the activating parent values)
+        self._conditions: list[tuple[int, int, list[float]]] = [
+            (i, self._column[p.when.parent], [self._by_name[p.when.parent].encode_value(v) for v in p.when.values])
+            for i, p in enumerate(self.parameters) if p.when is not None
         ]
-        self.integer_dims: list[int] = [
-            i for i, p in enumerate(self.parameters) if isinstance(p, IntParam)
-        ]
-        self.continuous_dims: list[int] = [
-            i for i, p in enumerate(self.parameters) if isinstance(p, FloatParam)
-        ]
-        self.n_choices: dict[int, int] = {
-            i: len(self.parameters[i].choices) for i in self.categorical_dims  # type: ignore[union-attr]
-        }
-        self._index = {name: i for i, name in enumerate(self.names)}
+        order = {p.name: k for k, p in enumerate(self._order)}
+        self._conditions.sort(key=lambda c: order[self.names[c[0]]])
 
     def __repr__(self) -> str:
-        return f"SearchSpace({self.names!r})"
+        return f"SearchSpace({[p.name for p in self.all_parameters]!r})"
 
-    # ------------------------------------------------------------------ scales
-    @staticmethod
-    def _scale(p: FloatParam | IntParam) -> tuple[float, float, bool]:
-        """(lo, hi, log) of the interval mapped onto [0, 1] (ints widened by 0.5)."""
-        lo, hi = float(p.low), float(p.high)
-        if isinstance(p, IntParam):
-            lo, hi = lo - 0.5, hi + 0.5
-        if p.log:
-            return math.log(lo), math.log(hi), True
-        return lo, hi, False
+    @property
+    def is_conditional(self) -> bool:
+        """Whether some parameter has a condition."""
+        return any(p.when is not None for p in self.all_parameters)
 
     def bounds(self, dtype: torch.dtype = torch.float64, device: torch.device | None = None) -> Tensor:
         """Box of the encoding, shape ``(2, D)``: ``[0, 1]`` or ``[0, k-1]`` for categoricals."""
         b = torch.zeros(2, self.dim, dtype=dtype, device=device)
-        b[1] = 1.0
-        for i, k in self.n_choices.items():
-            b[1, i] = float(k - 1)
+        for i, p in enumerate(self.parameters):
+            b[1, i] = p.upper_bound()
         return b
 
-    # ------------------------------------------------------------------ encode
-    def _encode_value(self, p: AnyParam, value: Any) -> float:
-        if isinstance(p, CategoricalParam):
-            index = p.index_of(value) if (isinstance(value, str) or _is_number(value)) else None
-            if index is None:
-                raise SpaceError(p.name, f"{value!r} is not one of the choices {p.choices!r}")
-            return float(index)
-        if not _is_number(value):
-            kind = "an integer" if isinstance(p, IntParam) else "a number"
-            raise SpaceError(p.name, f"must be {kind}, got {type(value).__name__} {value!r}")
-        number = float(value)
-        if not math.isfinite(number):
-            raise SpaceError(p.name, f"must be finite, got {value!r}")
-        if isinstance(p, IntParam) and not number.is_integer():
-            raise SpaceError(p.name, f"must be an integer, got {value!r}")
-        if not (p.low <= number <= p.high):
-            raise SpaceError(p.name, f"{value!r} is out of bounds [{p.low}, {p.high}]")
-        lo, hi, log = self._scale(p)
-        t = math.log(number) if log else number
-        return min(max((t - lo) / (hi - lo), 0.0), 1.0)
+    # ------------------------------------------------------------------ activity
+    def active_mask(self, X: Tensor) -> Tensor:
+        """Which columns of ``X`` ``(..., D)`` are active (bool, same shape), from the snapped parent columns."""
+        active = torch.ones(X.shape, dtype=torch.bool, device=X.device)
+        for child, parent, codes in self._conditions:
+            column = self.parameters[parent].snap(X[..., parent].detach())
+            match = torch.zeros(column.shape, dtype=torch.bool, device=X.device)
+            for code in codes:
+                match |= (column - code).abs() <= MATCH_TOLERANCE
+            active[..., child] = active[..., parent] & match
+        return active
 
+    def impute(self, X: Tensor) -> Tensor:
+        """``X`` with inactive columns set to ``INACTIVE_VALUE`` (differentiable in the active ones)."""
+        if not self._conditions:
+            return X
+        return torch.where(self.active_mask(X), X, torch.full_like(X, INACTIVE_VALUE))
+
+    def active_names(self, params: Mapping[str, Any]) -> set[str]:
+        """Names of the parameters active under the (partial) assignment ``params``."""
+        active: set[str] = set()
+        for p in self._order:
+            if p.when is None or (
+                p.when.parent in active and p.when.parent in params
+                and any(same_value(params[p.when.parent], v) for v in p.when.values)
+            ):
+                active.add(p.name)
+        return active
+
+    def _inactive_reason(self, p: ParamBase, params: Mapping[str, Any], active: set[str]) -> str:
+        parent = p.when.parent  # type: ignore[union-attr]
+        if parent not in active:
+            return f"inactive: its parent '{parent}' is inactive"
+        return f"inactive: it is used only when '{parent}' is one of {p.when.values!r}, got {params.get(parent)!r}"  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------ encode
     def encode(self, params: Mapping[str, Any]) -> Tensor:
         """Encode one parameter dict.
 
         Args:
-            params: ``{name: value}`` with exactly the space's names.
+            params: ``{name: value}`` with exactly the active parameters (fixed ones may be omitted).
 
         Returns:
-            Tensor of shape ``(D,)``, float64.
+            Tensor of shape ``(D,)``, float64 (inactive columns imputed).
 
         Raises:
-            SpaceError: unknown or missing names, wrong types (bool is not a number), NaN/inf,
-                values out of bounds, non-integers for ints, unknown choices.
+            SpaceError: unknown, inactive or missing names, wrong types (bool is not a number),
+                NaN/inf, values out of bounds or off the grid, unknown choices, a fixed value changed.
         """
         if not isinstance(params, Mapping):
             raise SpaceError(None, f"params must be an object mapping names to values, got {type(params).__name__}")
         for name in params:
-            if name not in self._index:
+            if name not in self._by_name:
                 raise SpaceError(str(name), "unknown parameter")
-        for name in self.names:
-            if name not in params:
-                raise SpaceError(name, "missing value")
-        values = [self._encode_value(p, params[p.name]) for p in self.parameters]
+        values = [INACTIVE_VALUE] * self.dim
+        active: set[str] = set()
+        for p in self._order:
+            is_active = p.when is None or (
+                p.when.parent in active and any(same_value(params[p.when.parent], v) for v in p.when.values)
+            )
+            if not is_active:
+                if p.name in params:
+                    raise SpaceError(p.name, self._inactive_reason(p, params, active))
+                continue
+            active.add(p.name)
+            if p.name not in params:
+                if p.column == "fixed":
+                    continue
+                raise SpaceError(p.name, "missing value")
+            try:
+                code = p.encode_value(params[p.name])
+            except ValueError as exc:
+                raise SpaceError(p.name, str(exc)) from exc
+            if p.column != "fixed":
+                values[self._column[p.name]] = code
         return torch.tensor(values, dtype=torch.float64)
 
     def encode_many(self, rows: Sequence[Mapping[str, Any]]) -> Tensor:
@@ -151,32 +181,36 @@ class SearchSpace:
             return torch.zeros(0, self.dim, dtype=torch.float64)
         return torch.stack([self.encode(r) for r in rows])
 
+    def canonical_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A valid dict (``encode`` passes) in declared order, integers as ``int``, fixed values filled in."""
+        active = self.active_names(params)
+        out: dict[str, Any] = {}
+        for p in self.all_parameters:
+            if p.name not in active:
+                continue
+            out[p.name] = p.canonical_value(params[p.name]) if p.name in params else p.decode_value(0.0)
+        return out
+
     # ------------------------------------------------------------------ decode
-    def _decode_value(self, p: AnyParam, u: float) -> Any:
-        if math.isnan(u):
-            raise SpaceError(p.name, "cannot decode NaN")
-        if isinstance(p, CategoricalParam):
-            index = min(max(int(math.floor(u + 0.5)), 0), len(p.choices) - 1)
-            return p.choices[index]
-        u = min(max(u, 0.0), 1.0)
-        lo, hi, log = self._scale(p)
-        t = lo + u * (hi - lo)
-        x = math.exp(t) if log else t
-        if isinstance(p, IntParam):
-            return int(min(max(math.floor(x + 0.5), p.low), p.high))
-        # 15 significant digits hide last-bit noise of the affine/log map (1e-3, not 0.0010000000000000002)
-        return float(min(max(float(f"{x:.15g}"), p.low), p.high))
-
     def decode(self, x: Tensor) -> dict[str, Any]:
-        """Decode one encoded point ``x`` of shape ``(D,)`` to ``{name: value}``.
+        """Decode one encoded point ``x`` of shape ``(D,)`` to ``{name: value}`` of the active parameters.
 
-        Out-of-box coordinates are clamped, ints and categorical indices rounded; values are
-        plain Python ``float``/``int``/``str`` (JSON-ready).
+        Out-of-box coordinates are clamped, grid and categorical columns rounded; values are
+        plain Python ``float``/``int``/``str``/``bool`` (JSON-ready), in declared order.
         """
         if x.shape != (self.dim,):
             raise SpaceError(None, f"expected a tensor of shape ({self.dim},), got {tuple(x.shape)}")
-        coords = x.detach().to(device="cpu", dtype=torch.float64).tolist()
-        return {p.name: self._decode_value(p, u) for p, u in zip(self.parameters, coords)}
+        x = x.detach().to(device="cpu", dtype=torch.float64)
+        coords = x.tolist()
+        for i, u in enumerate(coords):
+            if u != u:
+                raise SpaceError(self.names[i], "cannot decode NaN")
+        decoded = {p.name: p.decode_value(u) for p, u in zip(self.parameters, coords)}
+        active = self.active_names(decoded)
+        return {
+            p.name: (p.decode_value(0.0) if p.column == "fixed" else decoded[p.name])
+            for p in self.all_parameters if p.name in active
+        }
 
     def decode_many(self, X: Tensor) -> list[dict[str, Any]]:
         """Decode ``X`` of shape ``(n, D)`` to a list of ``n`` parameter dicts."""
@@ -192,45 +226,74 @@ class SearchSpace:
             X: ``(..., D)`` encoded points (any float dtype/device).
 
         Returns:
-            ``(..., D)`` tensor, same dtype/device: float columns clamped to ``[0, 1]``, int
-            columns moved to the encoding of the nearest admissible integer, categorical
-            columns rounded to an index in ``0..k-1``.
+            ``(..., D)`` tensor, same dtype/device: every column snapped by its kind (floats
+            clamped, grids to the nearest value's encoding, categoricals to an index) and the
+            inactive columns imputed.
         """
+        return self.impute(self.snap(X))
+
+    def snap(self, X: Tensor) -> Tensor:
+        """Every column snapped by its kind, inactive columns left as they are."""
         out = X.clone()
-        for i in self.continuous_dims:
-            out[..., i] = X[..., i].clamp(0.0, 1.0)
-        for i in self.categorical_dims:
-            out[..., i] = X[..., i].round().clamp(0.0, float(self.n_choices[i] - 1))
-        for i in self.integer_dims:
-            p = self.parameters[i]
-            lo, hi, log = self._scale(p)  # type: ignore[arg-type]
-            col = X[..., i].to(torch.float64).clamp(0.0, 1.0)
-            t = lo + col * (hi - lo)
-            value = (t.exp() if log else t)
-            n = torch.floor(value + 0.5).clamp(float(p.low), float(p.high))  # type: ignore[union-attr]
-            t_n = n.log() if log else n
-            out[..., i] = ((t_n - lo) / (hi - lo)).clamp(0.0, 1.0).to(X.dtype)
+        for i, p in enumerate(self.parameters):
+            out[..., i] = p.snap(X[..., i])
         return out
 
     def integer_encodings(self, i: int, dtype: torch.dtype = torch.float64,
                           device: torch.device | None = None) -> Tensor:
-        """Encodings of all integers ``low..high`` of int column ``i``, shape ``(high - low + 1,)``, ascending."""
+        """Encodings of all values of grid column ``i``, shape ``(n_values,)``, ascending."""
         p = self.parameters[i]
-        if not isinstance(p, IntParam):
-            raise SpaceError(p.name, "not an integer parameter")
-        lo, hi, log = self._scale(p)
-        values = torch.arange(p.low, p.high + 1, dtype=torch.float64)
-        t = values.log() if log else values
-        return ((t - lo) / (hi - lo)).to(dtype=dtype, device=device)
+        if p.column != "grid":
+            raise SpaceError(p.name, "not an integer parameter (nor a stepped float)")
+        return p.grid_encodings(dtype, device)
 
     def unit_to_encoded(self, U: Tensor) -> Tensor:
         """Map points of the unit cube ``(..., D)`` into the encoding, uniformly per column.
 
-        Float columns are kept, int columns snapped (equal share per integer on a linear
-        scale), categorical column ``u`` becomes index ``floor(u * k)`` (clamped to ``k - 1``).
-        Used for (quasi-)random designs.
+        Float columns are kept, grid columns snapped (equal share per value on a linear
+        scale), categorical column ``u`` becomes index ``floor(u * k)``. Used for
+        (quasi-)random designs.
         """
         out = U.clone()
-        for i, k in self.n_choices.items():
-            out[..., i] = torch.floor(U[..., i] * k).clamp(0.0, float(k - 1))
+        for i, p in enumerate(self.parameters):
+            out[..., i] = p.from_unit(U[..., i])
+        return self.canonicalize(out)
+
+    # ------------------------------------------------------------------ fixed for one call
+    def encode_fixed(self, fixed: Mapping[str, Any]) -> dict[int, float]:
+        """Encode a partial assignment held fixed for one suggest: ``{column: encoding}``.
+
+        Raises:
+            SpaceError: unknown name, invalid value, a fixed-type parameter given another
+                value, or a conditional parameter whose parent is not held at a value
+                activating it.
+        """
+        if not isinstance(fixed, Mapping):
+            raise SpaceError(None, f"fixed must be an object mapping names to values, got {type(fixed).__name__}")
+        for name in fixed:
+            if name not in self._by_name:
+                raise SpaceError(str(name), "unknown parameter")
+        active = self.active_names(fixed)
+        columns: dict[int, float] = {}
+        for name, value in fixed.items():
+            p = self._by_name[name]
+            if name not in active:
+                parent = p.when.parent  # type: ignore[union-attr]
+                raise SpaceError(name, f"conditional on '{parent}': hold '{parent}' at one of "
+                                       f"{p.when.values!r} too")  # type: ignore[union-attr]
+            try:
+                code = p.encode_value(value)
+            except ValueError as exc:
+                raise SpaceError(name, str(exc)) from exc
+            if p.column != "fixed":
+                columns[self._column[name]] = code
+        return columns
+
+    def apply_fixed(self, X: Tensor, columns: Mapping[int, float]) -> Tensor:
+        """``X`` ``(..., D)`` with the given columns set, then canonicalized (children re-imputed)."""
+        if not columns:
+            return X
+        out = X.clone()
+        for i, code in columns.items():
+            out[..., i] = code
         return self.canonicalize(out)

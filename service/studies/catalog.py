@@ -69,7 +69,7 @@ def _new_record(spec: StudySpec, owner: str, default_lease_seconds: int) -> Stud
         id=new_id(),
         name=spec.name,
         owner=owner,
-        parameters=[p.model_dump(mode="json") for p in spec.parameters],
+        parameters=[p.model_dump(mode="json", exclude_none=True) for p in spec.parameters],
         objectives=[o.model_dump(mode="json") for o in spec.objectives],
         surrogate=spec.surrogate,
         surrogate_options=dict(spec.surrogate_options),

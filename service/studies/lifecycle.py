@@ -42,8 +42,10 @@ def abandon(db: Database, study_id: str, trial_id: str, *, owner: str | None = N
         record = load_trial(session, study_id, trial_id, lock=True)
         if record.state == "abandoned":
             return Trial.from_record(record)  # a repeat of the applied call (a retry)
-        if record.state not in _OPEN:
-            raise ConflictError(f"trial '{trial_id}' is {record.state}; only pending or expired trials can be abandoned")
+        if record.state not in (*_OPEN, "queued"):
+            raise ConflictError(
+                f"trial '{trial_id}' is {record.state}; only pending, expired or queued trials can be abandoned"
+            )
         record.state = "abandoned"
         record.completed_at = utcnow()
         record.lease_expires_at = None

@@ -8,11 +8,10 @@ from typing import Any, Mapping
 from service.db import Database
 from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
-from service.space.search_space import SpaceError
 from service.studies.catalog import new_id
 from service.studies.errors import ConflictError, InvalidInputError
 from service.studies.records import bump_version, load_study, load_trial
-from service.studies.training_data import outcome_names, search_space
+from service.studies.training_data import checked_params, outcome_names, search_space
 from service.studies.views import Trial
 
 
@@ -48,14 +47,6 @@ def _check_noise(study: StudyRecord, noise_sd: Mapping[str, Any] | None) -> dict
         if value < 0:
             raise InvalidInputError(f"noise_sd.{name}: must be >= 0, got {value}", field=f"noise_sd.{name}")
     return clean or None
-
-
-def _canonical_params(space, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The validated params in parameter order, integers as ``int``."""
-    integer_names = {space.names[i] for i in space.integer_dims}
-    return {
-        name: int(round(params[name])) if name in integer_names else params[name] for name in space.names
-    }
 
 
 def observe(
@@ -95,17 +86,11 @@ def observe(
             if record.state in ("failed", "abandoned", "early_stopped"):
                 raise ConflictError(f"trial '{trial_id}' is {record.state} and cannot be observed")
         else:
-            space = search_space(study)
-            try:
-                space.encode(params)
-            except SpaceError as error:
-                field = f"params.{error.field}" if error.field else "params"
-                raise InvalidInputError(f"params: {error}", field=field) from error
             record = TrialRecord(
                 id=new_id(),
                 study_id=study_id,
                 number=study.next_trial_number,
-                params=_canonical_params(space, params),
+                params=checked_params(search_space(study), params),
                 source="external",
                 created_at=now,
             )

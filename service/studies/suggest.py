@@ -19,6 +19,16 @@
 A client that asks again with the ``client_id`` of live pending trials it holds gets those back
 instead of new ones (``held_trials``): nothing is computed.
 
+Enqueued trials (state ``queued``, created by :func:`~service.studies.enqueue.enqueue`) are handed
+out first: the snapshot lists them (they count as pending for the model, which is asked only
+for the rest of the batch), and the commit claims them (``queued`` -> ``pending`` with a lease)
+under the study lock, after checking that the queued trials it would claim are still the ones of
+the snapshot; when another suggest claimed some meanwhile, the round starts over like above. So
+each queued trial is handed out once, whatever the number of concurrent clients.
+
+``fixed`` (``{name: value}``) holds some parameters in every point of this call; queued trials are
+handed out only when they agree with it.
+
 The fitted state is saved with the new trials (and also when a round must start over), with
 the study version it was fitted at.
 
@@ -35,8 +45,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
+
+from dataclasses import replace
 
 import torch
 from sqlalchemy import select
@@ -48,12 +62,15 @@ from service.observability.metrics import FIT_FAILURES, SUGGEST_SECONDS
 from service.optimizers import SuggestRequest, Suggestion, SurrogateState, get_policy
 from service.optimizers.distinct_points import is_duplicate
 from service.optimizers.sobol import draw_sobol
+from service.space.param_base import same_value
+from service.space.search_space import SpaceError
 from service.studies.catalog import new_id
 from service.studies.compute_locks import study_compute_lock
 from service.studies.held_trials import held_trials
+from service.studies.errors import InvalidInputError
 from service.studies.model_states import load_model_state, save_model_state
 from service.studies.records import bump_version, expire_leases, load_study, trials_in_state
-from service.studies.training_data import build_request
+from service.studies.training_data import build_request, search_space
 from service.studies.views import Trial
 
 logger = logging.getLogger(__name__)
@@ -70,18 +87,27 @@ class Snapshot:
     surrogate: str
     next_trial_number: int
     version: int
+    queued: tuple[str, ...] = ()
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_count(self) -> int:
+        """Points the policy is asked for: the batch less the queued trials handed out."""
+        return self.request.count - len(self.queued)
 
 
 def suggest(
-    db: Database, study_id: str, *, owner: str | None = None, count: int = 1, client_id: str | None = None
+    db: Database, study_id: str, *, owner: str | None = None, count: int = 1, client_id: str | None = None,
+    fixed: Mapping[str, Any] | None = None,
 ) -> list[Trial]:
-    """Create ``count`` pending trials chosen jointly by the study's policy (see module docstring)."""
+    """Create ``count`` pending trials: queued ones first, the rest chosen jointly by the study's policy
+    (see module docstring), every one holding the ``fixed`` values."""
     with study_compute_lock(study_id):
         held = trials_held_by(db, study_id, owner, client_id, count)
         if held:
             return held
         for round_ in range(1, MAX_ROUNDS + 1):
-            snapshot = take_snapshot(db, study_id, owner, count)
+            snapshot = take_snapshot(db, study_id, owner, count, dict(fixed or {}))
             suggestion = compute(snapshot, study_id)
             trials = commit(db, study_id, snapshot, suggestion, client_id, final=round_ == MAX_ROUNDS)
             if trials is not None:
@@ -99,10 +125,17 @@ def trials_held_by(db: Database, study_id: str, owner: str | None, client_id: st
         return [Trial.from_record(r) for r in held_trials(session, study_id, client_id, count, utcnow())]
 
 
-def take_snapshot(db: Database, study_id: str, owner: str | None, count: int) -> Snapshot:
-    """Read the study's data, live pending trials and stored surrogate state."""
+def take_snapshot(db: Database, study_id: str, owner: str | None, count: int,
+                  fixed: Mapping[str, Any] | None = None) -> Snapshot:
+    """Read the study's data, live pending and queued trials and stored surrogate state."""
+    fixed = dict(fixed or {})
     with db.read() as session:
         study = load_study(session, study_id, owner=owner)
+        try:
+            fixed_columns = search_space(study).encode_fixed(fixed)
+        except SpaceError as error:
+            location = f"fixed.{error.field}" if error.field else "fixed"
+            raise InvalidInputError(f"fixed: {error}", field=location) from error
         now = utcnow()
         # An early-stopped trial enters as an observation of its last reported value (see reports.py).
         completed = trials_in_state(session, study_id, "completed", "early_stopped")
@@ -110,15 +143,30 @@ def take_snapshot(db: Database, study_id: str, owner: str | None, count: int) ->
             t for t in trials_in_state(session, study_id, "pending")
             if t.lease_expires_at is None or t.lease_expires_at >= now
         ]
-        request = build_request(study, completed, pending, count)
+        queued = trials_in_state(session, study_id, "queued")
+        request = build_request(study, completed, pending + queued, count, fixed=fixed_columns)
         warm = load_model_state(session, study_id, study.surrogate) if study.surrogate != "random" else None
-        return Snapshot(request, warm, study.surrogate, study.next_trial_number, study.version)
+        claim = tuple(t.id for t in claimable(queued, fixed)[:count])
+        return Snapshot(request, warm, study.surrogate, study.next_trial_number, study.version, claim, fixed)
+
+
+def claimable(queued: list[TrialRecord], fixed: Mapping[str, Any]) -> list[TrialRecord]:
+    """The queued trials (in creation order) that agree with the ``fixed`` values."""
+    return [
+        t for t in queued
+        if all(name in t.params and same_value(t.params[name], value) for name, value in fixed.items())
+    ]
 
 
 def compute(snapshot: Snapshot, study_id: str) -> Suggestion:
-    """Run the study's policy on a snapshot (no database access)."""
+    """Run the study's policy on a snapshot (no database access); no policy call when queued trials fill the batch."""
+    request = snapshot.request
+    if snapshot.model_count == 0:
+        return Suggestion(X=request.X.new_zeros(0, request.space.dim), policy="queued", state=None)
+    if snapshot.queued:
+        request = replace(request, count=snapshot.model_count)
     started = time.perf_counter()
-    suggestion = get_policy(snapshot.surrogate).suggest(snapshot.request, snapshot.warm)
+    suggestion = get_policy(snapshot.surrogate).suggest(request, snapshot.warm)
     elapsed = time.perf_counter() - started
     SUGGEST_SECONDS.labels(snapshot.surrogate).observe(elapsed)
     if suggestion.fell_back:
@@ -142,14 +190,19 @@ def commit(
         if suggestion.state is not None:
             save_model_state(session, study_id, snapshot.surrogate, suggestion.state, snapshot.version)
         X = suggestion.X
-        if study.next_trial_number != snapshot.next_trial_number:
+        claimed = claimable(trials_in_state(session, study_id, "queued"), snapshot.fixed)[: snapshot.request.count]
+        moved = tuple(t.id for t in claimed) != snapshot.queued
+        if study.next_trial_number != snapshot.next_trial_number or moved:
             if not final:
                 return None
             X = _avoid_new_trials(session, study_id, snapshot, X)
+        X = _fit_to(snapshot, X, snapshot.request.count - len(claimed))
         now = utcnow()
         expire_leases(session, study_id, now)
         lease_until = now + timedelta(seconds=study.lease_seconds)
-        records = []
+        for record in claimed:
+            record.state, record.client_id, record.lease_expires_at = "pending", client_id, lease_until
+        records = list(claimed)
         for row in space.decode_many(X):
             records.append(TrialRecord(
                 id=new_id(), study_id=study_id, number=study.next_trial_number, params=row, state="pending",
@@ -157,10 +210,22 @@ def commit(
                 lease_expires_at=lease_until,
             ))
             study.next_trial_number += 1
-        session.add_all(records)
+        session.add_all(records[len(claimed):])
         session.flush()
         bump_version(session, study_id)
         return [Trial.from_record(r) for r in records]
+
+
+def _fit_to(snapshot: Snapshot, X: torch.Tensor, needed: int) -> torch.Tensor:
+    """``needed`` rows: ``X`` cut, or filled with Sobol points (queued trials claimed elsewhere meanwhile)."""
+    if X.shape[0] >= needed:
+        return X[:needed]
+    request = snapshot.request
+    avoid = torch.cat([request.X, request.pending.to(request.X), X.to(request.X)])
+    fill = draw_sobol(request.space, request.seed, snapshot.next_trial_number, needed - X.shape[0], avoid=avoid,
+                      dtype=request.X.dtype, device=request.X.device, fixed=dict(request.fixed),
+                      feasible=request.feasible)
+    return torch.cat([X.to(fill), fill])
 
 
 def _avoid_new_trials(session, study_id: str, snapshot: Snapshot, X: torch.Tensor) -> torch.Tensor:
@@ -178,5 +243,5 @@ def _avoid_new_trials(session, study_id: str, snapshot: Snapshot, X: torch.Tenso
     request = snapshot.request
     avoid = torch.cat([request.X, request.pending.to(X), taken, X[~clash]])
     fill = draw_sobol(space, request.seed, snapshot.next_trial_number + len(new), int(clash.sum()), avoid=avoid,
-                      dtype=X.dtype, device=X.device)
+                      dtype=X.dtype, device=X.device, fixed=dict(request.fixed), feasible=request.feasible)
     return torch.cat([X[~clash], fill])

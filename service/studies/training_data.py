@@ -5,6 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 import json
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from pydantic import TypeAdapter
 
@@ -13,7 +16,8 @@ from service.optimizers.base import SuggestRequest
 from service.optimizers.outcomes import OutcomeBound, Outcomes
 from service.space.linear_constraints import LinearConstraints, parse_constraints
 from service.space.params import Parameter
-from service.space.search_space import SearchSpace
+from service.space.search_space import SearchSpace, SpaceError
+from service.studies.errors import InvalidInputError
 
 _PARAMETERS = TypeAdapter(list[Parameter])
 
@@ -26,6 +30,20 @@ def _space_from_json(parameters_json: str) -> SearchSpace:
 def search_space(study: StudyRecord) -> SearchSpace:
     """The study's search space (parsed once per distinct definition)."""
     return _space_from_json(json.dumps(study.parameters, sort_keys=True))
+
+
+def checked_params(space: SearchSpace, params: Mapping[str, Any], field: str = "params") -> dict[str, Any]:
+    """``params`` validated against ``space`` (exactly the active parameters) in canonical form.
+
+    Raises:
+        InvalidInputError: located at ``<field>.<parameter>``, naming the problem.
+    """
+    try:
+        space.encode(params)
+    except SpaceError as error:
+        location = f"{field}.{error.field}" if error.field else field
+        raise InvalidInputError(f"{field}: {error}", field=location) from error
+    return space.canonical_params(params)
 
 
 def orientation(study: StudyRecord, index: int = 0) -> float:
@@ -84,10 +102,12 @@ def build_request(
     completed: list[TrialRecord],
     pending: list[TrialRecord],
     count: int,
+    fixed: Mapping[int, float] | None = None,
 ) -> SuggestRequest:
     """A policy request from the completed and pending trials of ``study``.
 
-    ``y`` is oriented for maximisation. Known noise (``noise_sd``) is used only when every
+    ``pending`` includes queued trials (enqueued, not handed out yet); ``fixed`` holds columns
+    for this call. ``y`` is oriented for maximisation. Known noise (``noise_sd``) is used only when every
     completed trial reports it; otherwise the policy infers the noise level.
     """
     space = search_space(study)
@@ -117,4 +137,5 @@ def build_request(
         surrogate_options=dict(study.surrogate_options or {}),
         linear_constraints=linear_constraints(study),
         outcomes=build_outcomes(study, completed) if is_multi_outcome(study) else None,
+        fixed=dict(fixed or {}),
     )

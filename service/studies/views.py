@@ -9,7 +9,8 @@ from typing import Any
 from service.db.models import StudyRecord, TrialRecord
 
 # early_stopped: stopped by the study's early-stopping policy; its last reported value is kept.
-TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired", "early_stopped")
+# queued: enqueued by a client, handed out by the next suggest.
+TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired", "early_stopped", "queued")
 
 
 @dataclass(frozen=True)

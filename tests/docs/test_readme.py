@@ -49,6 +49,18 @@ def test_sdk_example_runs(served):
     assert "'x'" in result.stdout and "'loss'" in result.stdout
 
 
+def test_conditional_example_runs(served):
+    (code,) = fenced_blocks("Search spaces", "python")
+    result = subprocess.run([sys.executable, "-c", _localise(code, served)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "enqueued: {'model': 'svm', 'C': 1.0, 'kernel': 'rbf', 'folds': 3}", lines
+    held = [line for line in lines if line.startswith("held: ")]
+    assert len(held) == 2 and all("'model': 'knn'" in line and "'C'" not in line for line in held), lines
+    assert lines[-1].startswith("best: {'model': ") and "'cv_error'" in lines[-1]
+
+
 def test_curl_example_runs(served):
     (code,) = fenced_blocks("curl", "sh")
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", _localise(code, served)], cwd=ROOT,

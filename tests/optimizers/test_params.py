@@ -65,8 +65,8 @@ def test_each_rule_names_field_and_problem(payload: dict, field: str, fragment: 
 def test_unknown_type_and_extra_fields_are_rejected() -> None:
     errors = _errors({"name": "x", "type": "complex", "low": 0, "high": 1})
     assert "type" in str(errors[0]["loc"]) or "tag" in errors[0]["msg"].lower()
-    errors = _errors({"name": "x", "type": "float", "low": 0, "high": 1, "step": 0.1})
-    assert errors[0]["loc"][-1] == "step"
+    errors = _errors({"name": "x", "type": "float", "low": 0, "high": 1, "stride": 0.1})
+    assert errors[0]["loc"][-1] == "stride"
 
 
 def test_choice_strings_stay_strings_and_numbers_stay_numbers() -> None:

@@ -48,7 +48,7 @@ def test_study_crud_and_trial_lifecycle(any_client):
     completed = client.get(f"/v1/studies/{sid}/trials", params={"state": "completed"}).json()
     assert completed["total"] == 2
     counts = client.get(f"/v1/studies/{sid}").json()["trial_counts"]
-    assert counts == {"pending": 1, "completed": 2, "failed": 1, "abandoned": 1, "expired": 0, "early_stopped": 0}
+    assert counts == {"pending": 1, "completed": 2, "failed": 1, "abandoned": 1, "expired": 0, "early_stopped": 0, "queued": 0}
 
     assert client.delete(f"/v1/studies/{sid}").status_code == 204
     assert client.get(f"/v1/studies/{sid}").status_code == 404

@@ -38,7 +38,7 @@ def test_create_get_list_delete(database):
     got = catalog.get_study(database, first.id)
     assert got.name == "contract" and got.seed == 7
     assert got.initial_design_size == 6  # max(5, 2 d) with d = 3
-    assert got.trial_counts == {"pending": 0, "completed": 0, "failed": 0, "abandoned": 0, "expired": 0, "early_stopped": 0}
+    assert got.trial_counts == {"pending": 0, "completed": 0, "failed": 0, "abandoned": 0, "expired": 0, "early_stopped": 0, "queued": 0}
     assert got.parameters[1] == {"type": "int", "name": "n", "low": 1, "high": 8, "log": True}
     page = catalog.list_studies(database, limit=1, offset=0)
     assert page.total == 2 and len(page.items) == 1
@@ -88,7 +88,7 @@ def test_observe_transitions(database):
     with pytest.raises(ConflictError):
         lifecycle.fail(database, study.id, a.id)
     counts = catalog.get_study(database, study.id).trial_counts
-    assert counts == {"pending": 0, "completed": 1, "failed": 1, "abandoned": 1, "expired": 0, "early_stopped": 0}
+    assert counts == {"pending": 0, "completed": 1, "failed": 1, "abandoned": 1, "expired": 0, "early_stopped": 0, "queued": 0}
 
 
 def test_bad_observations_leave_nothing_written(database):

@@ -164,15 +164,20 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
         self._studies.pop(_id(study_id), None)
 
     # ------------------------------------------------------------------ trials
-    def suggest(self, study_id: str | Study, count: int = 1, client_id: str | None = None) -> list[Trial]:
+    def suggest(self, study_id: str | Study, count: int = 1, client_id: str | None = None,
+                fixed: Mapping[str, Any] | None = None) -> list[Trial]:
         """Ask for ``count`` pending trials (``POST .../suggest``); returns a list of length <= count.
 
         With a ``client_id`` that still holds pending trials, the server returns those instead of new
-        ones; such a call is therefore retried after an ambiguous connection failure.
+        ones; such a call is therefore retried after an ambiguous connection failure. ``fixed`` holds
+        some parameters at the given values in every point of this call; enqueued points
+        (:meth:`enqueue`) are handed out first.
         """
         body: dict[str, Any] = {"count": count}
         if client_id is not None:
             body["client_id"] = client_id
+        if fixed is not None:
+            body["fixed"] = {key: _plain(value) for key, value in dict(fixed).items()}
         response = self._transport.request("POST", _study_path(study_id) + "/suggest", json=body,
                                            idempotent=client_id is not None)
         payload = _json(response)
@@ -222,6 +227,12 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
         response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/report", json=body,
                                            idempotent=False)
         return _parse(ReportResult, response, _json(response))
+
+    def enqueue(self, study_id: str | Study, params: Mapping[str, Any]) -> Trial:
+        """Enqueue a point to evaluate (``POST .../trials``): a queued trial the next suggest hands out first."""
+        body = {"params": {key: _plain(value) for key, value in dict(params).items()}}
+        response = self._transport.request("POST", _study_path(study_id) + "/trials", json=body, idempotent=False)
+        return _parse(Trial, response, _json(response))
 
     def fail(self, study_id: str | Study, trial_id: str | Trial, reason: str | None = None) -> Trial:
         """Mark a pending trial failed (``POST .../trials/{id}/fail``), e.g. the evaluation crashed; idempotent."""

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Trial states of api.md v1 (a newer server may send others; ``Trial.state`` is a plain str).
-TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired", "early_stopped")
+TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired", "early_stopped", "queued")
 
 
 class _Tolerant(BaseModel):

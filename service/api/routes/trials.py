@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, status
 
 from service.api.auth import PrincipalDep
 from service.api.deps import DatabaseDep
@@ -12,6 +12,7 @@ from service.api.rate_limit import enforce
 from service.api.schemas.common import BODY_RESPONSES, ERROR_RESPONSES, RATE_LIMIT_RESPONSES, Offset, PageOf
 from service.api.schemas.links import OBSERVED_TRIAL_LINKS, SUGGESTED_TRIALS_LINKS
 from service.api.schemas.trials import (
+    EnqueueIn,
     FailIn,
     ObserveIn,
     ParetoOut,
@@ -24,7 +25,7 @@ from service.api.schemas.trials import (
     TrialOut,
     TrialState,
 )
-from service.studies import lifecycle, observe, pareto, predict, queries, reports, suggest
+from service.studies import enqueue, lifecycle, observe, pareto, predict, queries, reports, suggest
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["trials"], responses=ERROR_RESPONSES)
 
@@ -38,9 +39,15 @@ def suggest_trials(
     body = body or SuggestIn()
     enforce(request, principal, "suggest")
     trials = suggest.suggest(
-        db, study_id, owner=principal.owner_filter(), count=body.count, client_id=body.client_id
+        db, study_id, owner=principal.owner_filter(), count=body.count, client_id=body.client_id, fixed=body.fixed
     )
     return SuggestOut(trials=[TrialOut.of(t) for t in trials])
+
+
+@router.post("/trials", status_code=status.HTTP_201_CREATED, responses=BODY_RESPONSES)
+def enqueue_trial(study_id: str, body: EnqueueIn, db: DatabaseDep, principal: PrincipalDep) -> TrialOut:
+    """Enqueue a point: a queued trial that the next suggest hands out before asking the model."""
+    return TrialOut.of(enqueue.enqueue(db, study_id, body.params, owner=principal.owner_filter()))
 
 
 @router.post("/observe", responses={200: {"links": OBSERVED_TRIAL_LINKS}, **BODY_RESPONSES})

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service.studies.views import Trial
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-TrialState = Literal["pending", "completed", "failed", "abandoned", "expired", "early_stopped"]
+TrialState = Literal["pending", "completed", "failed", "abandoned", "expired", "early_stopped", "queued"]
 
 
 class IntermediateValue(BaseModel):
@@ -31,7 +31,7 @@ class TrialOut(BaseModel):
     values: dict[str, float] | None
     noise_sd: dict[str, float] | None
     client_id: str | None
-    source: Literal["suggested", "external"]
+    source: Literal["suggested", "external", "enqueued"]
     policy: str | None = Field(
         default=None, description="what chose the point: 'sobol', 'gp', 'lla', or '<model>->sobol-fallback'"
     )
@@ -59,6 +59,18 @@ class SuggestIn(BaseModel):
 
     count: Annotated[int, Field(ge=1, le=64)] = 1
     client_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    fixed: dict[str, Any] | None = Field(
+        default=None,
+        description="parameters held at these values in every point of this call; the rest is optimised",
+    )
+
+
+class EnqueueIn(BaseModel):
+    """A point to evaluate: the next suggest hands it out before asking the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any] = Field(description="exactly the active parameters (fixed ones may be omitted)")
 
 
 class SuggestOut(BaseModel):
