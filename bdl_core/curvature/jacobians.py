@@ -17,7 +17,9 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jacrev, vmap
 
-from .likelihoods import check_likelihood, negative_log_likelihood
+from bdl_core.likelihood import check_likelihood
+
+from .likelihoods import negative_log_likelihood
 from .params import ParameterLayout
 
 

@@ -16,13 +16,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-LIKELIHOODS = ("regression", "classification")
-
-
-def check_likelihood(likelihood: str) -> None:
-    """Raise ``ValueError`` unless ``likelihood`` is ``"regression"`` or ``"classification"``."""
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+from bdl_core.likelihood import check_likelihood
 
 
 def output_hessian(f: Tensor, likelihood: str) -> Tensor:

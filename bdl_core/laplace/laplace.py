@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from bdl_core.curvature import ParameterLayout
-from bdl_core.curvature.likelihoods import check_likelihood
+from bdl_core.likelihood import Likelihood
 from bdl_core.priors import PriorPrecision
 
 from . import predictive
@@ -80,7 +80,7 @@ class Laplace:
         jacobian_budget: int = 2**23,
         fit_batch_size: int = 256,
     ) -> None:
-        check_likelihood(likelihood)
+        likelihood = Likelihood.of(likelihood)
         if structure not in STRUCTURES:
             raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}.")
         self.model, self.likelihood, self.structure = model, likelihood, structure
@@ -88,7 +88,7 @@ class Laplace:
         self.layout = ParameterLayout(model, subset)
         self.prior = PriorPrecision(self.layout, prior, init=prior_precision)
         sigma = torch.as_tensor(sigma_noise, dtype=self.layout.dtype, device=self.layout.device)
-        if likelihood == "classification" and not torch.allclose(sigma, torch.ones_like(sigma)):
+        if not likelihood.is_regression and not torch.allclose(sigma, torch.ones_like(sigma)):
             raise ValueError("sigma_noise must be 1 for classification.")
         self.log_sigma_noise = nn.Parameter(sigma.detach().log().clone())
         self.min_sigma_noise = min_sigma_noise
@@ -104,8 +104,7 @@ class Laplace:
     def _to_model(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         device, dtype = self.layout.device, self.layout.dtype
         X = X.to(device=device, dtype=dtype) if X.is_floating_point() else X.to(device)
-        y = y.to(device=device, dtype=dtype) if self.likelihood == "regression" else y.to(device).long()
-        return X, y
+        return X, self.likelihood.targets(y, dtype, device)
 
     def fit(self, data: Tensor | Iterable, y: Tensor | None = None) -> Laplace:
         """Store theta*, the MAP data fit and the curvature (replaces any earlier fit).
@@ -179,7 +178,7 @@ class Laplace:
 
     @sigma_noise.setter
     def sigma_noise(self, value: float | Tensor) -> None:
-        if self.likelihood == "classification":
+        if not self.likelihood.is_regression:
             raise ValueError("sigma_noise is fixed to 1 for classification.")
         with torch.no_grad():
             self.log_sigma_noise.copy_(torch.as_tensor(value, dtype=self.log_sigma_noise.dtype).log())
@@ -187,7 +186,7 @@ class Laplace:
     def hyperparameters(self) -> list[nn.Parameter]:
         """The log hyperparameters: ``[prior.log_precision]`` plus ``log_sigma_noise`` for regression."""
         params = [self.prior.log_precision]
-        return params + [self.log_sigma_noise] if self.likelihood == "regression" else params
+        return params + [self.log_sigma_noise] if self.likelihood.is_regression else params
 
     def prior_diagonal(self, prior_precision: float | Tensor | None = None) -> Tensor:
         """(P,) per-parameter prior precisions (differentiable).
@@ -203,7 +202,7 @@ class Laplace:
         if sigma_noise is None:
             return self.log_sigma_noise.exp()
         sigma = torch.as_tensor(sigma_noise, dtype=self.layout.dtype, device=self.layout.device)
-        if self.likelihood == "classification" and not torch.allclose(sigma, torch.ones_like(sigma)):
+        if not self.likelihood.is_regression and not torch.allclose(sigma, torch.ones_like(sigma)):
             raise ValueError("sigma_noise must be 1 for classification.")
         return sigma
 
@@ -222,7 +221,7 @@ class Laplace:
 
     def _precision(self, prior_diagonal: Tensor, sigma: Tensor) -> PosteriorPrecision:
         self._check_fitted()
-        scale = sigma.pow(-2) if self.likelihood == "regression" else 1.0
+        scale = self.likelihood.curvature_scale(sigma)
         return self._accumulator.precision(prior_diagonal, scale, self.prior.structure)
 
     @property
@@ -351,7 +350,7 @@ class Laplace:
             raise ValueError(f"method must be 'glm' or 'nn', got {method!r}.")
         if link not in ("probit", "mc"):
             raise ValueError(f"link must be 'probit' or 'mc', got {link!r}.")
-        noise = self.sigma_noise.pow(2) if observation_noise and self.likelihood == "regression" else 0.0
+        noise = self.sigma_noise.pow(2) if observation_noise and self.likelihood.is_regression else 0.0
         if method == "nn":
             self._check_fitted()
             if X.is_floating_point():
@@ -362,12 +361,12 @@ class Laplace:
         mean, cov = self.functional_distribution(X, joint=joint, chunk_size=chunk_size)
         if joint:
             return mean, cov + noise * torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
-        if self.likelihood == "regression":
+        if self.likelihood.is_regression:
             return mean, cov.diagonal(dim1=-2, dim2=-1) + noise
         if link == "probit":
             return predictive.probit_probabilities(mean, cov)
         return predictive.mc_probabilities(mean, cov, n_samples, generator)
 
     def __repr__(self) -> str:
-        return (f"Laplace(likelihood={self.likelihood!r}, structure={self.structure!r}, "
+        return (f"Laplace(likelihood={self.likelihood.value!r}, structure={self.structure!r}, "
                 f"subset={self.subset!r}, prior={self.prior.structure!r}, n_params={self.n_params})")

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from bdl_core.likelihood import check_likelihood
+
 from .additive_model import AdditiveModel
-from .likelihoods import check_likelihood, output_hessian, residual
+from .likelihoods import output_hessian, residual
 
 
 @dataclass

@@ -14,13 +14,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-LIKELIHOODS = ("regression", "classification")
-
-
-def check_likelihood(likelihood: str) -> None:
-    """Raise ``ValueError`` unless ``likelihood`` is ``"regression"`` or ``"classification"``."""
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+from bdl_core.likelihood import check_likelihood
 
 
 def negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str, sigma: Tensor | float = 1.0) -> Tensor:

@@ -23,9 +23,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from bdl_core.likelihood import check_likelihood
+
 from .additive_model import AdditiveModel
 from .curvature import kfac_curvature
-from .likelihoods import check_likelihood, negative_log_likelihood
+from .likelihoods import negative_log_likelihood
 from .posterior import AdditivePosterior, KronEigens
 from .prior import AdditivePrior
 

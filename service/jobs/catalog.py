@@ -15,7 +15,7 @@ from service.jobs.model_specs import parse_model_spec
 from service.jobs.registry import get_kind, validate_config
 from service.jobs.spec import FINISHED_STATES, JobSpec, queue_for
 from service.jobs.views import Artifact, Job, JobPage, JobResult
-from service.studies.errors import ConflictError, InvalidInputError, NotFoundError
+from service.errors import ConflictError, InvalidInputError, NotFoundError
 
 
 def submit_job(db: Database, spec: JobSpec, *, max_attempts: int = 3, owner: str = "local",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.jobs.validation import validate_section
-from service.studies.errors import InvalidInputError
+from service.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from service.jobs.context import JobContext

@@ -10,7 +10,7 @@ from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
 from service.space.search_space import SpaceError
 from service.studies.catalog import new_id
-from service.studies.errors import ConflictError, InvalidInputError
+from service.errors import ConflictError, InvalidInputError
 from service.studies.records import load_study, load_trial
 from service.studies.training_data import search_space
 from service.studies.views import Trial

@@ -10,7 +10,7 @@ import torch
 from service.db import Database
 from service.optimizers.base import PredictionUnavailable, get_policy
 from service.space.search_space import SpaceError
-from service.studies.errors import ConflictError, InvalidInputError
+from service.errors import ConflictError, InvalidInputError
 from service.studies.records import load_study, trials_in_state
 from service.studies.training_data import build_request, orientation
 

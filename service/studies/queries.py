@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from service.db import Database
 from service.db.models import TrialRecord
 from service.db.types import utcnow
-from service.studies.errors import NotFoundError
+from service.errors import NotFoundError
 from service.studies.records import load_study
 from service.studies.training_data import orientation
 from service.studies.views import Page, Trial

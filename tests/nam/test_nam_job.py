@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.db import Database
-from service.jobs.kinds.nam import auroc
+from bdl_core.calibration import auroc
 from tests.jobs.conftest import finished, make_settings, wait_for
 
 EFFECTS = {"blue": -0.8, "green": 0.0, "red": 0.8}

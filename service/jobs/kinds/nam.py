@@ -110,21 +110,6 @@ def _raw(data: DataSplits, split: str, columns: list[int]) -> torch.Tensor:
     return x[:, columns] * std + mean
 
 
-def auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
-    """Area under the ROC curve: P(score of a random positive > that of a random negative), ties half."""
-    ranks = torch.empty_like(scores, dtype=torch.float64)
-    order = scores.argsort()
-    ranks[order] = torch.arange(1, scores.numel() + 1, dtype=torch.float64, device=scores.device)
-    for value in scores.unique():  # average ranks of ties
-        tied = scores == value
-        ranks[tied] = ranks[tied].mean()
-    positive = labels.bool()
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def _metrics(context: JobContext, fitted: Any, inputs: NamInputs) -> dict[str, dict[str, float]]:
     data = context.data
     with torch.no_grad():
@@ -140,7 +125,7 @@ def _metrics(context: JobContext, fitted: Any, inputs: NamInputs) -> dict[str, d
         p_map = torch.sigmoid(fitted.model(inputs.x_test))
         for name, p in (("laplace", p_laplace), ("map", p_map)):
             probs = torch.stack([1 - p, p], 1).clamp(1e-12, 1.0)
-            report[name] = {"auroc": auroc(p, data.y_test), "nll": metrics.categorical_nll(probs, data.y_test),
+            report[name] = {"auroc": metrics.auroc(p, data.y_test), "nll": metrics.categorical_nll(probs, data.y_test),
                             "accuracy": metrics.accuracy(probs, data.y_test),
                             "ece": metrics.expected_calibration_error(probs, data.y_test)}
         return report
