@@ -24,7 +24,7 @@ from torch import Tensor
 from bdl_core.calibration import negative_log_likelihood
 
 if TYPE_CHECKING:
-    from .laplace import Laplace
+    from .laplace import LaplacePosterior as Laplace
 
 
 def default_prior_grid(dtype: torch.dtype = torch.float64) -> Tensor:

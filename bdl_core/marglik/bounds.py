@@ -38,7 +38,7 @@ from bdl_core.curvature import ParameterLayout, jacobians, output_hessian_sqrt
 from .map_objective import batch_negative_log_likelihood
 
 if TYPE_CHECKING:
-    from bdl_core.laplace import Laplace
+    from bdl_core.laplace import LaplacePosterior as Laplace
 
 MODES = ("batch", "output")
 
