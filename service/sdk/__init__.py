@@ -1,4 +1,4 @@
-"""bdlopt Python SDK: a typed HTTP client of the bdlopt REST API (docs/api.md).
+"""bdlopt Python SDK: a typed HTTP client of the bdlopt REST API (openapi/openapi.json, served at /docs).
 
 Depends only on httpx, pydantic and tqdm and imports nothing of the server, so it can be installed
 and used on machines that only run evaluations::

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # only for type hints: the client imports this module
 
 logger = logging.getLogger("service.sdk")
 
-#: Most trials one ``suggest`` call may ask for (api.md: count is 1..64).
+#: Most trials one ``suggest`` call may ask for (the OpenAPI document: count is 1..64).
 MAX_SUGGEST_COUNT = 64
 #: Longest failure reason sent to the server (characters).
 MAX_REASON_CHARS = 500

@@ -45,7 +45,7 @@ def submit_job(body: JobCreate, db: DatabaseDep, settings: SettingsDep, backend:
     """Queue a job; it runs on a worker (``state`` and ``progress`` tell how far it got)."""
     enforce(request, principal.name, "jobs")
     job = catalog.submit_job(db, body, max_attempts=settings.job_max_attempts, owner=principal.name,
-                             dataset_owner=principal.owner_filter())
+                             dataset_owner=principal.owner_filter(), datasets_dir=settings.resolved_datasets_dir())
     try:
         backend.dispatch(job.id, job.queue)
     except Exception as error:  # noqa: BLE001 - any broker failure

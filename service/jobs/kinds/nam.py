@@ -30,7 +30,9 @@ from pydantic import Field
 from service.jobs import metrics
 from service.jobs.context import JobContext
 from service.jobs.data import DataSplits
+from service.errors import InvalidInputError
 from service.jobs.registry import JobConfig, JobKind, register
+from service.jobs.target_facts import TargetFacts
 
 DEFAULT_HIDDEN = [64]
 DEFAULT_ACTIVATION = "gelu"
@@ -275,6 +277,14 @@ def run(context: JobContext) -> dict[str, Any]:
     }
 
 
+def check_target(config: JobConfig, facts: TargetFacts) -> None:
+    """A nam job handles regression and binary classification: a multiclass target is a 422 at submission."""
+    if facts.task == "classification" and facts.n_classes() != 2:
+        raise InvalidInputError(f"target: nam jobs handle regression and binary classification; target "
+                                f"'{facts.target}' has {facts.n_classes()} classes", field="target")
+
+
 KIND = register(JobKind(name="nam", config=NamJobConfig, run=run,
                         summary="Laplace-approximated neural additive model: shape functions with credible "
-                                "bands, feature selection and interaction ranking by marginal likelihood"))
+                                "bands, feature selection and interaction ranking by marginal likelihood",
+                        check=check_target))
