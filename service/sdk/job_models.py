@@ -91,3 +91,10 @@ class JobResult(_Tolerant):
     attempt: int | None = None
     result: dict[str, Any] = Field(default_factory=dict)
     artifacts: list[Artifact] = Field(default_factory=list)
+
+    def to_markdown(self) -> str:
+        """A markdown summary for the kind (``laplace``/``marglik``: whether the Laplace predictive beat the
+        MAP network, metrics side by side; ``nam``, ``prune`` and any other kind: see ``result_markdown``)."""
+        from .result_markdown import result_markdown
+
+        return result_markdown(self.kind, self.result, self.job_id)
