@@ -98,3 +98,13 @@ class JobResult(_Tolerant):
         from .result_markdown import result_markdown
 
         return result_markdown(self.kind, self.result, self.job_id)
+
+
+class JobPrediction(_Tolerant):
+    """A job posterior's predictive: ``mean``/``std`` (regression, target units) or ``probabilities`` (per class)."""
+
+    feature_names: list[str] = Field(default_factory=list)
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    classes: list[str] | None = None
+    probabilities: list[list[float]] | None = None

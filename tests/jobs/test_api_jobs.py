@@ -41,7 +41,7 @@ def test_laplace_classification_job_end_to_end(job_client: TestClient) -> None:
     body = job_client.get(f"/v1/jobs/{job['id']}/result").json()
     result = body["result"]
     assert body["attempt"] == 1 and {a["name"] for a in body["artifacts"]} == {
-        "weights.safetensors", "weights.json", "reliability.png", "evidence.png"}
+        "weights.safetensors", "weights.json", "posterior.safetensors", "reliability.png", "evidence.png"}
     beats = result["laplace_beats_map"]
     assert beats == {"nll": result["laplace"]["nll"] < result["map"]["nll"],
                      "ece": result["laplace"]["ece"] < result["map"]["ece"]}

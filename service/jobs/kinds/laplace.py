@@ -34,6 +34,7 @@ from service.jobs.map_comparison import comparison_report
 from service.jobs.map_training import train_map
 from service.jobs.model_artifacts import save_network
 from service.jobs.networks import build_network
+from service.jobs.posterior_predict import save_posterior
 from service.jobs.registry import JobConfig, JobKind, register
 
 Structure = Literal["full", "diag", "kron", "function"]
@@ -198,6 +199,7 @@ def run(context: JobContext) -> dict[str, Any]:
         "laplace": {"structure": config.structure, "subset": config.subset, "kfac": config.kfac,
                     "prior": config.prior, "log_marginal_likelihood": lml, "n_train": int(train_data.x_train.shape[0]),
                     **hyper}})
+    artifacts.append(save_posterior(context, la))
     if config.plots:
         artifacts += _plots(context, la, network, data, trace, config)
     return {

@@ -26,6 +26,7 @@ from service.jobs.map_comparison import comparison_report
 from service.jobs.model_artifacts import save_network
 from service.jobs.model_specs import ModelSpec, parse_model_spec
 from service.jobs.networks import build_network
+from service.jobs.posterior_predict import save_posterior
 from service.jobs.registry import JobConfig, JobKind, register
 
 #: Share of a candidate's progress for its training; the rest covers the final fit and evaluation.
@@ -205,6 +206,7 @@ def run(context: JobContext) -> dict[str, Any]:
                     "log_marginal_likelihood": chosen["log_marginal_likelihood"],
                     "prior_precision": chosen["prior_precision"], "sigma_noise": chosen["sigma_noise"],
                     "kfac": config.kfac, "subset": "all", "n_train": int(data.x_train.shape[0])}})
+    artifacts.append(save_posterior(context, posteriors[best]))
     if config.plots:
         artifacts += _plots(context, config, reports, fitted[best], posteriors[best])
     return {
