@@ -127,7 +127,7 @@ def fit_lla_model(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder, confi
         hypers = tune(net, inputs, ys, hypers, final_steps)
         predictive = FunctionSpacePredictive(net, inputs, hypers.precisions(net.n_groups).reciprocal(), hypers.sigma)
     else:
-        la = parametric_laplace(config, net, inputs, ys, hypers)
+        la = parametric_laplace(config, net, inputs, ys, hypers, prior_mean)
         hypers = parametric_update(config, prior_mean, net, inputs, ys, hypers, final_steps, la=la)
         with torch.no_grad():
             precision = la.posterior_precision_for(hypers.log_prior.exp(), hypers.sigma)
