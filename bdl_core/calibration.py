@@ -23,6 +23,18 @@ def _check(probs: Tensor, labels: Tensor) -> None:
         raise ValueError(f"labels must be ({probs.shape[0]},), got shape {tuple(labels.shape)}.")
 
 
+def negative_log_likelihoods(probs: Tensor, labels: Tensor) -> Tensor:
+    """(N,) per-example ``-log p(label)`` (a probability of 0 counts as the dtype's smallest normal number).
+
+    Args:
+        probs: (N, C) predictive class probabilities.
+        labels: (N,) class indices.
+    """
+    _check(probs, labels)
+    picked = probs.gather(1, labels.long().to(probs.device).reshape(-1, 1)).squeeze(1)
+    return -picked.clamp_min(torch.finfo(probs.dtype).tiny).log()
+
+
 def negative_log_likelihood(probs: Tensor, labels: Tensor) -> float:
     """Mean ``-log p(label)`` over the examples.
 
@@ -34,9 +46,7 @@ def negative_log_likelihood(probs: Tensor, labels: Tensor) -> float:
         The mean NLL in nats (a probability of 0 counts as the dtype's smallest normal
         number, so the result stays finite).
     """
-    _check(probs, labels)
-    picked = probs.gather(1, labels.long().to(probs.device).reshape(-1, 1)).squeeze(1)
-    return float(-picked.clamp_min(torch.finfo(probs.dtype).tiny).log().mean())
+    return float(negative_log_likelihoods(probs, labels).mean())
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,17 @@ def expected_calibration_error(probs: Tensor, labels: Tensor, n_bins: int = 15) 
     return reliability_curve(probs, labels, n_bins).expected_calibration_error
 
 
+def gaussian_negative_log_likelihoods(mean: Tensor, variance: Tensor, y: Tensor) -> Tensor:
+    """Per-entry negative log density of ``y`` under N(mean, variance) (same shape as ``mean``).
+
+    Args:
+        mean: (N,) or (N, C) predictive means.
+        variance: Predictive variances (> 0) of the same shape, observation noise included.
+        y: Targets of the same shape.
+    """
+    return 0.5 * (math.log(2 * math.pi) + variance.log() + (y - mean).pow(2) / variance)
+
+
 def gaussian_negative_log_likelihood(mean: Tensor, variance: Tensor, y: Tensor) -> float:
     """Mean negative log density of ``y`` under N(mean, variance).
 
@@ -114,7 +135,7 @@ def gaussian_negative_log_likelihood(mean: Tensor, variance: Tensor, y: Tensor) 
         variance: (N,) predictive variances (> 0), observation noise included.
         y: (N,) targets.
     """
-    return float((0.5 * (math.log(2 * math.pi) + variance.log() + (y - mean).pow(2) / variance)).mean())
+    return float(gaussian_negative_log_likelihoods(mean, variance, y).mean())
 
 
 def rmse(mean: Tensor, y: Tensor) -> float:

@@ -30,6 +30,7 @@ from .validation_tuning import (
     default_prior_grid,
     optimize_prior_precision_on_validation,
     validation_negative_log_likelihood,
+    validation_negative_log_likelihoods,
 )
 
 __all__ = [
@@ -59,4 +60,5 @@ __all__ = [
     "sampled_network_outputs",
     "summarise_output_samples",
     "validation_negative_log_likelihood",
+    "validation_negative_log_likelihoods",
 ]

@@ -9,9 +9,8 @@ this class. Usage::
     la.optimize_hyperparameters()      # post-hoc, by marginal likelihood
     mean, var = la.predict(X_test)
 
-``fit`` stores theta*, the MAP data-fit statistics and the curvature (once);
-hyperparameters (prior precisions, sigma) are ``nn.Parameter`` log values that can be
-changed or optimised afterwards without recomputing curvature.
+``fit`` stores theta*, the MAP data fit and the curvature (once); the hyperparameters
+(:class:`~bdl_core.hyperparameters.Hyperparameters`) change afterwards without a refit.
 """
 
 from __future__ import annotations
@@ -187,10 +186,6 @@ class LaplacePosterior:
     def min_sigma_noise(self) -> float | None:
         """Floor of sigma in :meth:`optimize_hyperparameters` (``hypers.min_sigma``)."""
         return self.hypers.min_sigma
-
-    @min_sigma_noise.setter
-    def min_sigma_noise(self, value: float | None) -> None:
-        self.hypers.min_sigma = value
 
     @property
     def prior_precision(self) -> Tensor:

@@ -8,8 +8,10 @@ interpolation without weight decay, whose evidence prefers a prior so broad that
 is underconfident (``benchmarks.laplace_calibration``).
 
 Prior tuning ``auto`` tunes by the evidence, then compares the Laplace predictive with the MAP
-network on the held-out training rows and switches to the validation grid when the Laplace one is
-worse (the grid reaches precisions at which the predictive is the MAP's).
+network on the held-out training rows: unless it is better by a standard error, it switches to the
+validation grid, and unless the grid's best is better by a standard error, to the grid's largest
+precision, at which the predictive is the MAP network's (so ``auto`` is never worse than the MAP
+by more than noise).
 
 Result: the log marginal likelihood, the tuned hyperparameters, the held-out NLL / accuracy /
 ECE (classification) or NLL / RMSE (regression) of the MAP network and of the linearised Laplace
@@ -131,14 +133,49 @@ def _hyperparameters(la: Any) -> dict[str, Any]:
             "sigma_noise": float(la.sigma_noise) if la.likelihood == "regression" else None}
 
 
-def _auto_needs_validation(la: Any, network: torch.nn.Module, data: DataSplits, x_val: torch.Tensor,
-                           y_val: torch.Tensor, config: LaplaceJobConfig, task: str) -> dict[str, Any]:
-    """Held-out NLL of the evidence-tuned Laplace predictive and of the MAP network on the validation rows."""
-    held_out = dataclasses.replace(data, x_test=x_val, y_test=y_val)
-    map_nll = map_metrics(network, held_out, task, ece_bins=config.ece_bins)["nll"]
-    laplace_nll = laplace_metrics(la, held_out, task, ece_bins=config.ece_bins, link=config.link)["nll"]
-    return {"validation_nll_map": map_nll, "validation_nll_marglik": laplace_nll,
-            "switched_to_validation": bool(laplace_nll > map_nll)}
+def map_validation_nlls(network: torch.nn.Module, data: DataSplits, x_val: torch.Tensor, y_val: torch.Tensor,
+                         task: str) -> torch.Tensor:
+    """(V,) NLL of each validation row under the MAP network's predictive (as in ``map_metrics``)."""
+    from bdl_core.calibration import gaussian_negative_log_likelihoods, negative_log_likelihoods
+
+    with torch.no_grad():
+        network.eval()
+        if task == "classification":
+            return negative_log_likelihoods(torch.softmax(network(x_val), dim=-1), y_val)
+        noise = (network(data.x_train) - data.y_train).pow(2).mean()
+        mean = network(x_val)
+        return gaussian_negative_log_likelihoods(mean, noise.expand_as(mean), y_val.reshape(mean.shape)).sum(dim=1)
+
+
+def significantly_worse(laplace: torch.Tensor, map_: torch.Tensor) -> bool:
+    """Whether the Laplace predictive is not better than the MAP's on these rows by one standard error."""
+    difference = (laplace - map_).double()
+    se = float(difference.std() / difference.numel() ** 0.5) if difference.numel() > 1 else 0.0
+    return float(difference.mean()) + se > 0.0
+
+
+def tune_auto(context: JobContext, la: Any, network: torch.nn.Module, data: DataSplits, x_val: torch.Tensor,
+              y_val: torch.Tensor, config: LaplaceJobConfig) -> dict[str, Any]:
+    """``prior_tuning: "auto"`` after the evidence tuning: keep the evidence's prior if its predictive beats the
+    MAP network's on the validation rows by a standard error; else the validation grid's best prior, if that
+    does; else the grid's largest precision, whose predictive is the MAP network's (never worse than it)."""
+    from bdl_core.laplace import validation_negative_log_likelihoods
+
+    map_nlls = map_validation_nlls(network, data, x_val, y_val, context.task)
+    marglik_nlls = validation_negative_log_likelihoods(la, x_val, y_val, config.link)
+    report: dict[str, Any] = {"validation_nll_map": float(map_nlls.mean()),
+                              "validation_nll_marglik": float(marglik_nlls.mean()),
+                              "switched_to_validation": significantly_worse(marglik_nlls, map_nlls),
+                              "fell_back_to_map": False}
+    if report["switched_to_validation"]:
+        report["validation"] = {"n_validation": int(x_val.shape[0]),
+                                **tune_on_validation(context, la, x_val, y_val, span=(0.78, 0.9))}
+        grid_nlls = validation_negative_log_likelihoods(la, x_val, y_val, config.link)
+        report["validation_nll_grid"] = float(grid_nlls.mean())
+        if significantly_worse(grid_nlls, map_nlls):
+            la.prior_precision = max(report["validation"]["grid"])
+            report["fell_back_to_map"] = True
+    return report
 
 
 def _plots(context: JobContext, la: Any, network: torch.nn.Module, data: DataSplits, trace: list[float],
@@ -184,8 +221,7 @@ def run(context: JobContext) -> dict[str, Any]:
                                             span=(0.65, 0.78 if holds_out else 0.9),
                                             min_sigma_noise=config.min_sigma_noise)
     if holds_out and config.prior_tuning == "auto":
-        auto = _auto_needs_validation(la, network, train_data, x_val, y_val, config, context.task)
-        by_validation = auto["switched_to_validation"]
+        auto = tune_auto(context, la, network, train_data, x_val, y_val, config)
     if by_validation:
         validation = {"n_validation": int(x_val.shape[0]),
                       **tune_on_validation(context, la, x_val, y_val, span=(0.78, 0.9))}
