@@ -26,6 +26,7 @@ import math
 import torch
 from torch import Tensor
 
+from bdl_core.likelihood import Likelihood
 from bdl_core.linalg import stable_eigh
 
 from .additive_model import AdditiveModel
@@ -69,7 +70,7 @@ class AdditivePosterior:
     """
 
     def __init__(self, eigens: KronEigens, prior: AdditivePrior, likelihood: str, log_sigma: Tensor) -> None:
-        self.eigens, self.prior, self.likelihood = eigens, prior, likelihood
+        self.eigens, self.prior, self.likelihood = eigens, prior, Likelihood.of(likelihood)
         self.sigma = log_sigma.exp()
         self.scale = curvature_scale(likelihood, self.sigma)
         curv = eigens.curvature
@@ -102,7 +103,7 @@ class AdditivePosterior:
     def log_likelihood(self) -> Tensor:
         """() log p(D | theta*) at the current noise (full normalisation)."""
         curv = self.eigens.curvature
-        if self.likelihood == "classification":
+        if not self.likelihood.is_regression:
             return -curv.data_fit
         n = curv.n_data
         return -n * (self.sigma.log() + 0.5 * math.log(2 * math.pi)) - 0.5 * curv.data_fit / self.sigma.pow(2)
