@@ -17,6 +17,17 @@ from bdl_core.likelihood import Likelihood
 from .laplace import LaplacePosterior
 
 
+KRON_OPTIONS = ("kfac", "kron_dense_limit")
+
+
+def _without_kron_options(structure: str, common: dict[str, Any]) -> dict[str, Any]:
+    """``common`` unchanged; a K-FAC option among them is a ``TypeError`` (it has no meaning here)."""
+    given = [name for name in KRON_OPTIONS if name in common]
+    if given:
+        raise TypeError(f"{given} apply to KronLaplace only, not to the {structure!r} posterior.")
+    return common
+
+
 class KronLaplace(LaplacePosterior):
     """K-FAC posterior: one Kronecker-factored block per Linear / Conv2d layer.
 
@@ -42,7 +53,7 @@ class DiagLaplace(LaplacePosterior):
     """
 
     def __init__(self, model: nn.Module, likelihood: str | Likelihood = "regression", **common: Any) -> None:
-        super().__init__(model, likelihood, structure="diag", **common)
+        super().__init__(model, likelihood, structure="diag", **_without_kron_options("diag", common))
 
 
 class FullLaplace(LaplacePosterior):
@@ -53,7 +64,7 @@ class FullLaplace(LaplacePosterior):
     """
 
     def __init__(self, model: nn.Module, likelihood: str | Likelihood = "regression", **common: Any) -> None:
-        super().__init__(model, likelihood, structure="full", **common)
+        super().__init__(model, likelihood, structure="full", **_without_kron_options("full", common))
 
 
 class FunctionLaplace(LaplacePosterior):
@@ -64,7 +75,7 @@ class FunctionLaplace(LaplacePosterior):
     """
 
     def __init__(self, model: nn.Module, likelihood: str | Likelihood = "regression", **common: Any) -> None:
-        super().__init__(model, likelihood, structure="function", **common)
+        super().__init__(model, likelihood, structure="function", **_without_kron_options("function", common))
 
 
 POSTERIORS: dict[str, type[LaplacePosterior]] = {
@@ -82,7 +93,8 @@ def Laplace(model: nn.Module, likelihood: str | Likelihood = "regression",  # no
         model, likelihood, subset, prior, prior_precision, sigma_noise, min_sigma_noise, **common:
             Passed to the class (see :class:`LaplacePosterior`).
         structure: Which class.
-        kfac, kron_dense_limit: K-FAC options; a non-default value with another structure is an error.
+        kfac, kron_dense_limit: K-FAC options, used by ``"kron"`` only (other structures ignore them,
+            so run-time configs may carry them for any structure).
         prior_precision: float / 0-dim tensor, or a (n_hyper,) tensor of the prior's shape.
 
     Returns:
@@ -95,6 +107,4 @@ def Laplace(model: nn.Module, likelihood: str | Likelihood = "regression",  # no
                   min_sigma_noise=min_sigma_noise)
     if structure == "kron":
         return KronLaplace(model, likelihood, kfac=kfac, kron_dense_limit=kron_dense_limit, **common)
-    if kfac != "expand" or kron_dense_limit != 2048:
-        raise ValueError(f"kfac and kron_dense_limit apply to the 'kron' structure only, not {structure!r}.")
     return POSTERIORS[structure](model, likelihood, **common)
