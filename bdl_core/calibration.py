@@ -1,13 +1,15 @@
-"""Calibration metrics of classifiers' predictive probabilities.
+"""Held-out metrics of predictive distributions (the one place they are defined).
 
-Negative log-likelihood, expected calibration error (top-label, equal-width confidence
-bins as in Guo et al. 2017 and Laplace Redux) and the reliability curve behind it.
+Classifiers: negative log-likelihood, accuracy, AUROC (binary scores), expected calibration
+error (top-label, equal-width confidence bins as in Guo et al. 2017 and Laplace Redux) and the
+reliability curve behind it. Regression: Gaussian negative log density and RMSE.
 Written here because the metrics are a few lines of tensor code and the libraries that
 carry them (torchmetrics, netcal) would add a dependency to a pure-PyTorch core.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +23,18 @@ def _check(probs: Tensor, labels: Tensor) -> None:
         raise ValueError(f"labels must be ({probs.shape[0]},), got shape {tuple(labels.shape)}.")
 
 
+def negative_log_likelihoods(probs: Tensor, labels: Tensor) -> Tensor:
+    """(N,) per-example ``-log p(label)`` (a probability of 0 counts as the dtype's smallest normal number).
+
+    Args:
+        probs: (N, C) predictive class probabilities.
+        labels: (N,) class indices.
+    """
+    _check(probs, labels)
+    picked = probs.gather(1, labels.long().to(probs.device).reshape(-1, 1)).squeeze(1)
+    return -picked.clamp_min(torch.finfo(probs.dtype).tiny).log()
+
+
 def negative_log_likelihood(probs: Tensor, labels: Tensor) -> float:
     """Mean ``-log p(label)`` over the examples.
 
@@ -32,9 +46,7 @@ def negative_log_likelihood(probs: Tensor, labels: Tensor) -> float:
         The mean NLL in nats (a probability of 0 counts as the dtype's smallest normal
         number, so the result stays finite).
     """
-    _check(probs, labels)
-    picked = probs.gather(1, labels.long().to(probs.device).reshape(-1, 1)).squeeze(1)
-    return float(-picked.clamp_min(torch.finfo(probs.dtype).tiny).log().mean())
+    return float(negative_log_likelihoods(probs, labels).mean())
 
 
 @dataclass(frozen=True)
@@ -102,3 +114,58 @@ def expected_calibration_error(probs: Tensor, labels: Tensor, n_bins: int = 15) 
         The ECE, in [0, 1].
     """
     return reliability_curve(probs, labels, n_bins).expected_calibration_error
+
+
+def gaussian_negative_log_likelihoods(mean: Tensor, variance: Tensor, y: Tensor) -> Tensor:
+    """Per-entry negative log density of ``y`` under N(mean, variance) (same shape as ``mean``).
+
+    Args:
+        mean: (N,) or (N, C) predictive means.
+        variance: Predictive variances (> 0) of the same shape, observation noise included.
+        y: Targets of the same shape.
+    """
+    return 0.5 * (math.log(2 * math.pi) + variance.log() + (y - mean).pow(2) / variance)
+
+
+def gaussian_negative_log_likelihood(mean: Tensor, variance: Tensor, y: Tensor) -> float:
+    """Mean negative log density of ``y`` under N(mean, variance).
+
+    Args:
+        mean: (N,) predictive means.
+        variance: (N,) predictive variances (> 0), observation noise included.
+        y: (N,) targets.
+    """
+    return float(gaussian_negative_log_likelihoods(mean, variance, y).mean())
+
+
+def rmse(mean: Tensor, y: Tensor) -> float:
+    """Root mean squared error of (N,) predictions ``mean`` against (N,) targets ``y``."""
+    return float((mean - y).pow(2).mean().sqrt())
+
+
+def accuracy(probs: Tensor, y: Tensor) -> float:
+    """Share of the N rows of (N, C) ``probs`` whose most probable class is the (N,) label ``y``."""
+    return float((probs.argmax(dim=1) == y.long()).to(probs.dtype).mean())
+
+
+def auroc(scores: Tensor, labels: Tensor) -> float:
+    """Area under the ROC curve: P(score of a random positive > that of a random negative), ties half.
+
+    Args:
+        scores: (N,) scores of the positive class.
+        labels: (N,) labels in {0, 1}.
+
+    Returns:
+        The AUROC in [0, 1] (NaN when one class is absent).
+    """
+    ranks = torch.empty_like(scores, dtype=torch.float64)
+    order = scores.argsort()
+    ranks[order] = torch.arange(1, scores.numel() + 1, dtype=torch.float64, device=scores.device)
+    for value in scores.unique():  # average ranks of ties
+        tied = scores == value
+        ranks[tied] = ranks[tied].mean()
+    positive = labels.bool()
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

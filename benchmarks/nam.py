@@ -26,13 +26,13 @@ the rank of the true pair under both rankings; and the second stage (true pair a
 from __future__ import annotations
 
 import argparse
-import math
 import time
 import warnings
 
 import numpy as np
 import torch
 
+from bdl_core import calibration
 from bdl_core.nam import (
     Feature,
     LaNamSettings,
@@ -61,22 +61,14 @@ def _split(X: np.ndarray, y: np.ndarray, seed: int, classification: bool):
     return t(Xs[train]), t(Xs[test]), t(ys[train]), t(ys[test])
 
 
-def _auroc(p: np.ndarray, y: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, p))
-
-
 def _reg_metrics(mean: torch.Tensor, var: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    nll = 0.5 * (torch.log(2 * math.pi * var) + (y - mean) ** 2 / var)
-    return {"rmse": float((mean - y).pow(2).mean().sqrt()), "nll": float(nll.mean())}
+    return {"rmse": calibration.rmse(mean, y), "nll": calibration.gaussian_negative_log_likelihood(mean, var, y)}
 
 
 def _clf_metrics(p: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    p = p.clamp(1e-7, 1 - 1e-7)
-    nll = -(y * p.log() + (1 - y) * (1 - p).log())
-    return {"auroc": _auroc(p.numpy(), y.numpy()), "nll": float(nll.mean()),
-            "accuracy": float(((p > 0.5).float() == y).float().mean())}
+    probs = torch.stack([1 - p, p], dim=1)
+    return {"auroc": calibration.auroc(p, y), "nll": calibration.negative_log_likelihood(probs, y.long()),
+            "accuracy": calibration.accuracy(probs, y)}
 
 
 def run_lanam(Xtr, Xte, ytr, yte, features, task, epochs, seed, learn=True, interactions=0):

@@ -53,7 +53,7 @@ def add_studies_commands(commands: argparse._SubParsersAction, database_opener, 
 def _resolve(database, reference: str, owner: str) -> str:
     """The id of the study ``reference`` (an id, else a name of ``owner``); exits 1 when there is none."""
     from service.studies import catalog
-    from service.studies.errors import NotFoundError
+    from service.errors import NotFoundError
 
     try:
         return catalog.get_study(database, reference).id
@@ -84,7 +84,7 @@ def _list(database, args: argparse.Namespace) -> int:
 
 def _show(database, args: argparse.Namespace) -> int:
     from service.studies import catalog, queries
-    from service.studies.errors import NotFoundError
+    from service.errors import NotFoundError
 
     study = catalog.get_study(database, _resolve(database, args.study, args.owner))
     document = {key: value for key, value in study.__dict__.items()}
@@ -112,7 +112,7 @@ def _export(database, args: argparse.Namespace) -> int:
 
 def _import(database, args: argparse.Namespace) -> int:
     from service.studies import export
-    from service.studies.errors import DomainError
+    from service.errors import DomainError
 
     source = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     try:

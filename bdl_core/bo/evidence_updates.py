@@ -3,22 +3,20 @@
 Two forms of the same Laplace-GGN evidence, chosen like the posterior (``lla_fit``):
 
 * :func:`function_space_update` (n < P): the Gram-block evidence of ``hyperparameters``.
-* :func:`parametric_update` (n >= P): the log-determinant of the ``bdl_core.laplace``
-  posterior precision (K-FAC or full, factorised once per update by the library) with the
-  data fit and the prior term computed here, because the prior may be centred at the
-  network's initialisation rather than at zero (the library's evidence assumes zero).
+* :func:`parametric_update` (n >= P): the library's evidence of the ``bdl_core.laplace``
+  posterior (K-FAC or full, factorised once per update), with the prior centred at
+  ``prior_mean`` (the network's initialisation, or zero) through the posterior's
+  :class:`~bdl_core.hyperparameters.Hyperparameters`.
 
 Both keep the network fixed and return new hyperparameters (sigma >= the floor).
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-from bdl_core.laplace import Laplace, laplace_log_marginal_likelihood
+from bdl_core.laplace import Laplace, LaplacePosterior
 
 from .config import LLAConfig
 from .hyperparameters import LLAHyperparameters, maximise_evidence, tune_function_space
@@ -55,8 +53,12 @@ def function_space_update(config: LLAConfig, prior_mean: list[Tensor] | None, ne
     return tune_function_space(grams, sse, theta_sq, hypers, n_steps, config.marglik_lr, config.min_noise_sd)
 
 
+def _flat(prior_mean: list[Tensor] | None) -> Tensor | None:
+    return None if prior_mean is None else torch.cat([mu.detach().reshape(-1) for mu in prior_mean])
+
+
 def parametric_laplace(config: LLAConfig, net: TangentMLP, inputs: Tensor, y: Tensor,
-                       hypers: LLAHyperparameters) -> Laplace:
+                       hypers: LLAHyperparameters, prior_mean: list[Tensor] | None = None) -> LaplacePosterior:
     """``bdl_core`` Laplace (K-FAC or full, ``config.parametric_structure_for``) of ``net``, fitted.
 
     Args:
@@ -64,32 +66,29 @@ def parametric_laplace(config: LLAConfig, net: TangentMLP, inputs: Tensor, y: Te
         net: the network at the MAP.
         inputs: (n, d_in) network inputs; y: (n,) standardised targets.
         hypers: prior precisions and noise to start from.
+        prior_mean: prior mean per parameter tensor (None: zero).
     """
     structure = config.parametric_structure_for(sum(p.numel() for p in net.parameters()))
     la = Laplace(net, "regression", structure=structure, prior=config.prior,
                  prior_precision=hypers.log_prior.exp(), sigma_noise=hypers.sigma,
-                 min_sigma_noise=config.min_noise_sd)
+                 min_sigma_noise=config.min_noise_sd, prior_mean=_flat(prior_mean))
     return la.fit(inputs.detach(), y.detach().unsqueeze(-1))
 
 
 def parametric_update(config: LLAConfig, prior_mean: list[Tensor] | None, net: TangentMLP,
                       inputs: Tensor, y: Tensor, hypers: LLAHyperparameters, n_steps: int,
-                      la: Laplace | None = None) -> LLAHyperparameters:
+                      la: LaplacePosterior | None = None) -> LLAHyperparameters:
     """Evidence update with the library's parametric posterior precision.
 
     Args:
         config, prior_mean, net, inputs, y, hypers, n_steps: as in :func:`function_space_update`.
-        la: an already fitted :func:`parametric_laplace` of ``net`` (fitted here if None).
+        la: an already fitted :func:`parametric_laplace` of ``net`` (fitted here if None); its prior
+            mean is set to ``prior_mean``.
     """
-    la = la if la is not None else parametric_laplace(config, net, inputs, y, hypers)
-    n = y.shape[0]
-    with torch.no_grad():
-        sse = (net(inputs).squeeze(-1) - y).pow(2).sum()
-        offset = torch.cat([d.reshape(-1) for d in _offsets(net, prior_mean)])
+    la = la if la is not None else parametric_laplace(config, net, inputs, y, hypers, prior_mean)
+    la.hypers.prior_mean = _flat(prior_mean)
 
     def evidence(log_prior: Tensor, log_sigma: Tensor) -> Tensor:
-        precision = la.posterior_precision_for(log_prior.exp(), log_sigma.exp())
-        log_lik = -0.5 * n * math.log(2 * math.pi) - n * log_sigma - 0.5 * sse / (2 * log_sigma).exp()
-        return laplace_log_marginal_likelihood(log_lik, precision, offset)
+        return la.log_marginal_likelihood(log_prior.exp(), log_sigma.exp())
 
     return maximise_evidence(evidence, hypers, n_steps, config.marglik_lr, config.min_noise_sd)

@@ -164,7 +164,7 @@ def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: LLAHyperp
     if function_space:
         predictive = FunctionSpacePredictive(net, inputs, hypers.precisions(net.n_groups).reciprocal(), hypers.sigma)
     else:
-        la = parametric_laplace(config, net, inputs, ys, hypers)
+        la = parametric_laplace(config, net, inputs, ys, hypers, prior_mean)
         with torch.no_grad():
             precision = la.posterior_precision_for(hypers.log_prior.exp(), hypers.sigma)
         predictive = ParametricPredictive(net, precision)

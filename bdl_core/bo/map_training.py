@@ -11,6 +11,8 @@ the current theta (online marglik, Immer et al. 2021): the MAP and its prior sta
 consistent, and no validation split is needed. ``tune`` does one such update; it is
 the function-space evidence for n < P and the library (K-FAC / full) evidence above.
 A warm start simply passes the previous network and hyperparameters with fewer steps.
+The steps run in the shared online-marglik loop (:func:`bdl_core.marglik.loop.run_online_marglik`,
+one full-batch step per "epoch").
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+from bdl_core.marglik.loop import run_online_marglik
 
 from .hyperparameters import LLAHyperparameters
 from .tangent_mlp import TangentMLP
@@ -87,19 +91,29 @@ def train_map(net: TangentMLP, inputs: Tensor, y: Tensor, hypers: LLAHyperparame
     """
     optimizer = _adam(list(net.parameters()), lr)
     floor = 0.05
-    fixed = _fixed(net, hypers)
+    state = {"hypers": hypers, "fixed": _fixed(net, hypers), "loss": None}
+
+    def train_step(step: int) -> float:  # 1-based
+        for group in optimizer.param_groups:
+            group["lr"] = lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (step - 1) / max(steps, 1))))
+        optimizer.zero_grad()
+        loss = _loss(net, inputs, y, *state["fixed"], prior_mean)
+        loss.backward()
+        optimizer.step()
+        state["loss"] = loss
+        return 0.0  # the loss is checked once, after the loop (no per-step host sync)
+
+    def due(step: int) -> bool:
+        return tune is not None and marglik_every > 0 and step - 1 >= burnin and step % marglik_every == 0 \
+            and step < steps
+
+    def update(step: int) -> float:
+        state["hypers"] = tune(net, inputs, y, state["hypers"], marglik_steps)
+        state["fixed"] = _fixed(net, state["hypers"])
+        return float("nan")  # the surrogate does not track the best evidence
+
     with torch.enable_grad():
-        for step in range(steps):
-            for group in optimizer.param_groups:
-                group["lr"] = lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1))))
-            optimizer.zero_grad()
-            loss = _loss(net, inputs, y, *fixed, prior_mean)
-            loss.backward()
-            optimizer.step()
-            due = marglik_every > 0 and step >= burnin and (step + 1) % marglik_every == 0
-            if tune is not None and due and step + 1 < steps:
-                hypers = tune(net, inputs, y, hypers, marglik_steps)
-                fixed = _fixed(net, hypers)
-    if steps > 0 and not math.isfinite(float(loss.detach())):
+        run_online_marglik(steps, train_step, due, update)
+    if steps > 0 and not math.isfinite(float(state["loss"].detach())):
         raise ValueError("MAP training diverged (non-finite loss)")
-    return hypers
+    return state["hypers"]

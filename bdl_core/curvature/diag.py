@@ -13,9 +13,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from bdl_core.likelihood import check_likelihood
+
 from .ggn_rows import ggn_row_chunks
 from .jacobians import example_chunks, per_example_gradients
-from .likelihoods import check_likelihood
 from .linear_jacobian_factors import matrix_view_to_vector
 from .params import ParameterLayout
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from bdl_core.likelihood import check_likelihood
+
 from .ggn_rows import ggn_row_chunks
 from .jacobians import example_chunks, per_example_gradients
-from .likelihoods import check_likelihood
 from .params import ParameterLayout
 
 #: Most entries of the (rows, d~_l d~_m) input-outer-product chunk held at once.

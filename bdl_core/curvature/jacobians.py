@@ -17,7 +17,9 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jacrev, vmap
 
-from .likelihoods import check_likelihood, negative_log_likelihood
+from bdl_core.likelihood import check_likelihood
+
+from .likelihoods import negative_log_likelihood
 from .params import ParameterLayout
 
 
@@ -107,14 +109,14 @@ def per_example_gradients(
     Returns:
         (N, P) per-example gradients in the layout's vector order.
     """
-    check_likelihood(likelihood)
+    likelihood = check_likelihood(likelihood)
     forward = single_example_forward(model)
 
     def loss(params: dict[str, Tensor], x: Tensor, target: Tensor) -> Tensor:
         f = forward(params, x).unsqueeze(0)
         return negative_log_likelihood(f, target.unsqueeze(0), likelihood)
 
-    if likelihood == "classification":
+    if not likelihood.is_regression:
         y = y.reshape(-1)
     grad_fn = vmap(grad(loss), in_dims=(None, 0, 0), chunk_size=chunk_size)
     per_param = grad_fn(_detached_params(layout), X, y)

@@ -30,8 +30,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from bdl_core.likelihood import check_likelihood
+
 from .kron_block import KronBlock
-from .likelihoods import check_likelihood, nll_gradient_outputs, output_hessian_sqrt
+from .likelihoods import nll_gradient_outputs, output_hessian_sqrt
 from .params import ParameterLayout
 
 KFAC_TYPES = ("expand", "reduce")

@@ -16,13 +16,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-LIKELIHOODS = ("regression", "classification")
-
-
-def check_likelihood(likelihood: str) -> None:
-    """Raise ``ValueError`` unless ``likelihood`` is ``"regression"`` or ``"classification"``."""
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+from bdl_core.likelihood import check_likelihood
 
 
 def output_hessian(f: Tensor, likelihood: str) -> Tensor:
@@ -36,9 +30,9 @@ def output_hessian(f: Tensor, likelihood: str) -> Tensor:
     Returns:
         (N, C, C) output Hessians, same dtype/device as ``f``.
     """
-    check_likelihood(likelihood)
+    likelihood = check_likelihood(likelihood)
     n, c = f.shape
-    if likelihood == "regression":
+    if likelihood.is_regression:
         return torch.eye(c, dtype=f.dtype, device=f.device).expand(n, c, c).clone()
     p = torch.softmax(f, dim=-1)
     return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
@@ -58,9 +52,9 @@ def output_hessian_sqrt(f: Tensor, likelihood: str) -> Tensor:
         (N, C, C) square roots; column k of L_n is the k-th "output direction"
         that K-FAC backpropagates.
     """
-    check_likelihood(likelihood)
+    likelihood = check_likelihood(likelihood)
     n, c = f.shape
-    if likelihood == "regression":
+    if likelihood.is_regression:
         return torch.eye(c, dtype=f.dtype, device=f.device).expand(n, c, c).clone()
     p = torch.softmax(f, dim=-1)
     sqrt_p = p.sqrt()
@@ -79,8 +73,8 @@ def nll_gradient_outputs(f: Tensor, y: Tensor, likelihood: str) -> Tensor:
     Returns:
         (N, C) per-example output gradients.
     """
-    check_likelihood(likelihood)
-    if likelihood == "regression":
+    likelihood = check_likelihood(likelihood)
+    if likelihood.is_regression:
         return f - y.reshape(f.shape).to(f.dtype)
     onehot = F.one_hot(y.long().reshape(-1), f.shape[-1]).to(f.dtype)
     return torch.softmax(f, dim=-1) - onehot
@@ -98,7 +92,7 @@ def negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str) -> Tensor:
     Returns:
         () scalar.
     """
-    check_likelihood(likelihood)
-    if likelihood == "regression":
+    likelihood = check_likelihood(likelihood)
+    if likelihood.is_regression:
         return 0.5 * (f - y.reshape(f.shape).to(f.dtype)).pow(2).sum()
     return F.cross_entropy(f, y.long().reshape(-1), reduction="sum")

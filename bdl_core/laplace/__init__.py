@@ -1,6 +1,8 @@
 """Laplace approximations of neural networks: posteriors, evidence, tuning, predictive.
 
-``Laplace`` is the front end. The posterior precision structures ("full", "diag",
+The front is one class per structure (``KronLaplace``, ``DiagLaplace``, ``FullLaplace``,
+``FunctionLaplace``) over the shared engine ``LaplacePosterior``; ``Laplace(...)`` picks the
+class by structure name. The posterior precision structures ("full", "diag",
 "kron", "function") share the :class:`PosteriorPrecision` interface, which the
 marginal likelihood and the linearised (GLM) predictive use.
 """
@@ -11,8 +13,9 @@ from .full_precision import FullPrecision
 from .function_precision import FunctionPrecision
 from .hyperparameter_tuning import optimize_hyperparameters
 from .kron_precision import KronFactorisation, KronPrecision
-from .laplace import Laplace
+from .laplace import LaplacePosterior
 from .marginal_likelihood import laplace_log_marginal_likelihood
+from .posteriors import POSTERIORS, DiagLaplace, FullLaplace, FunctionLaplace, KronLaplace, Laplace
 from .precision import PosteriorPrecision
 from .predictive import (
     glm_joint_predictive,
@@ -27,10 +30,17 @@ from .validation_tuning import (
     default_prior_grid,
     optimize_prior_precision_on_validation,
     validation_negative_log_likelihood,
+    validation_negative_log_likelihoods,
 )
 
 __all__ = [
+    "POSTERIORS",
+    "DiagLaplace",
     "DiagPrecision",
+    "FullLaplace",
+    "FunctionLaplace",
+    "KronLaplace",
+    "LaplacePosterior",
     "FullPrecision",
     "FunctionPrecision",
     "KronFactorisation",
@@ -50,4 +60,5 @@ __all__ = [
     "sampled_network_outputs",
     "summarise_output_samples",
     "validation_negative_log_likelihood",
+    "validation_negative_log_likelihoods",
 ]

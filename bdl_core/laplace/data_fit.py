@@ -14,6 +14,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from bdl_core.likelihood import Likelihood
+
 
 class MapDataFit:
     """Accumulates N, C and the MAP data-fit statistic over mini-batches.
@@ -29,7 +31,7 @@ class MapDataFit:
     """
 
     def __init__(self, likelihood: str) -> None:
-        self.likelihood = likelihood
+        self.likelihood = Likelihood.of(likelihood)
         self.n_data = 0
         self.n_outputs: int | None = None
         self.sum_squared_residuals: Tensor | None = None
@@ -45,7 +47,7 @@ class MapDataFit:
         """
         self.n_data += f.shape[0]
         self.n_outputs = f.shape[1]
-        if self.likelihood == "regression":
+        if self.likelihood.is_regression:
             value = (y.reshape(f.shape).to(f.dtype) - f).pow(2).sum()
             prev = self.sum_squared_residuals
             self.sum_squared_residuals = value if prev is None else prev + value
@@ -65,7 +67,7 @@ class MapDataFit:
         """
         if self.n_outputs is None:
             raise RuntimeError("No data was added.")
-        if self.likelihood == "classification":
+        if not self.likelihood.is_regression:
             return -self.nll
         sigma = torch.as_tensor(sigma_noise, dtype=self.sum_squared_residuals.dtype,
                                 device=self.sum_squared_residuals.device)

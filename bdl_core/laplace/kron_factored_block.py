@@ -30,6 +30,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from bdl_core.linalg import stable_eigh
+
 from bdl_core.curvature import KronBlock
 
 
@@ -69,8 +71,11 @@ def _whitened_eig(
     if d.ndim == 0:
         return values / d, vectors
     rs = d.rsqrt()
-    values, vectors = torch.linalg.eigh(factor * rs.unsqueeze(0) * rs.unsqueeze(1))
-    return values.clamp_min(0.0), vectors
+    whitened = factor * rs.unsqueeze(0) * rs.unsqueeze(1)
+    if whitened.requires_grad and torch.is_grad_enabled():  # differentiable path (stable_eigh detaches)
+        values, vectors = torch.linalg.eigh(whitened)
+        return values.clamp_min(0.0), vectors
+    return stable_eigh(whitened)
 
 
 class KronFactoredBlockPrecision:

@@ -30,6 +30,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from bdl_core.linalg import stable_eigh
+
 from bdl_core.curvature import KronBlock
 from bdl_core.curvature.linear_jacobian_factors import LinearLayerFactors
 
@@ -71,8 +73,7 @@ class KronFactorisation:
 
     @staticmethod
     def _eig(factor: Tensor) -> tuple[Tensor, Tensor]:
-        values, vectors = torch.linalg.eigh(factor)
-        return values.clamp_min(0.0), vectors
+        return stable_eigh(factor)
 
 
 class _ImplicitLogdet(torch.autograd.Function):

@@ -1,15 +1,16 @@
-"""``Laplace``: the front end of the Laplace approximation of a trained network.
+"""``LaplacePosterior``: the engine of the Laplace approximation of a trained network.
 
-Usage::
+Users construct a posterior of one structure (``KronLaplace``, ``DiagLaplace``, ``FullLaplace``,
+``FunctionLaplace`` in :mod:`.posteriors`, or the ``Laplace(...)`` factory there); all share
+this class. Usage::
 
-    la = Laplace(model, likelihood="regression", structure="kron", prior="layerwise")
+    la = KronLaplace(model, likelihood="regression", prior="layerwise")
     la.fit(X, y)                       # or la.fit(loader)
     la.optimize_hyperparameters()      # post-hoc, by marginal likelihood
     mean, var = la.predict(X_test)
 
-``fit`` stores theta*, the MAP data-fit statistics and the curvature (once);
-hyperparameters (prior precisions, sigma) are ``nn.Parameter`` log values that can be
-changed or optimised afterwards without recomputing curvature.
+``fit`` stores theta*, the MAP data fit and the curvature (once); the hyperparameters
+(:class:`~bdl_core.hyperparameters.Hyperparameters`) change afterwards without a refit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from bdl_core.curvature import ParameterLayout
-from bdl_core.curvature.likelihoods import check_likelihood
+from bdl_core.hyperparameters import Hyperparameters
+from bdl_core.likelihood import Likelihood
 from bdl_core.priors import PriorPrecision
 
 from . import predictive
@@ -33,7 +35,7 @@ from .prior_values import prior_diagonal_from_values
 from .validation_tuning import optimize_prior_precision_on_validation
 
 
-class Laplace:
+class LaplacePosterior:
     """Laplace approximation N(theta*, P^-1) of a trained network's posterior.
 
     Args:
@@ -57,11 +59,15 @@ class Laplace:
         jacobian_budget: Max number of Jacobian entries (chunk x C x P) held at once
             during prediction; sets the default chunk size.
         fit_batch_size: Examples per batch when :meth:`fit` gets tensors.
+        prior_mean: (P,) prior mean of the selected parameters (None: zero mean); the
+            evidence then uses ``(theta* - mu)^T P0 (theta* - mu)``.
 
     Attributes:
         layout: The selected parameters (:class:`ParameterLayout`).
-        prior: The :class:`PriorPrecision` module (log precisions as parameters).
-        log_sigma_noise: () ``nn.Parameter``, log sigma.
+        hypers: The :class:`~bdl_core.hyperparameters.Hyperparameters` (prior precisions,
+            prior mean, noise and its floor).
+        prior: ``hypers.prior``, the :class:`PriorPrecision` module (log precisions as parameters).
+        log_sigma_noise: ``hypers.log_sigma``, () ``nn.Parameter``, log sigma.
         theta_map: (P,) MAP parameters stored by :meth:`fit`.
     """
 
@@ -79,19 +85,24 @@ class Laplace:
         kron_dense_limit: int = 2048,
         jacobian_budget: int = 2**23,
         fit_batch_size: int = 256,
+        prior_mean: Tensor | None = None,
     ) -> None:
-        check_likelihood(likelihood)
+        likelihood = Likelihood.of(likelihood)
         if structure not in STRUCTURES:
             raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}.")
         self.model, self.likelihood, self.structure = model, likelihood, structure
         self.subset, self.kfac = subset, kfac
         self.layout = ParameterLayout(model, subset)
-        self.prior = PriorPrecision(self.layout, prior, init=prior_precision)
         sigma = torch.as_tensor(sigma_noise, dtype=self.layout.dtype, device=self.layout.device)
-        if likelihood == "classification" and not torch.allclose(sigma, torch.ones_like(sigma)):
+        if not likelihood.is_regression and not torch.allclose(sigma, torch.ones_like(sigma)):
             raise ValueError("sigma_noise must be 1 for classification.")
-        self.log_sigma_noise = nn.Parameter(sigma.detach().log().clone())
-        self.min_sigma_noise = min_sigma_noise
+        mean = None if prior_mean is None else torch.as_tensor(prior_mean, dtype=self.layout.dtype,
+                                                               device=self.layout.device).reshape(-1)
+        if mean is not None and mean.numel() != self.layout.n_params:
+            raise ValueError(f"prior_mean must have {self.layout.n_params} entries, got {mean.numel()}.")
+        self.hypers = Hyperparameters(PriorPrecision(self.layout, prior, init=prior_precision), sigma,
+                                      learn_sigma=likelihood.is_regression, min_sigma=min_sigma_noise,
+                                      prior_mean=mean)
         self.kron_dense_limit = kron_dense_limit
         self.jacobian_budget = jacobian_budget
         self.fit_batch_size = fit_batch_size
@@ -104,10 +115,9 @@ class Laplace:
     def _to_model(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         device, dtype = self.layout.device, self.layout.dtype
         X = X.to(device=device, dtype=dtype) if X.is_floating_point() else X.to(device)
-        y = y.to(device=device, dtype=dtype) if self.likelihood == "regression" else y.to(device).long()
-        return X, y
+        return X, self.likelihood.targets(y, dtype, device)
 
-    def fit(self, data: Tensor | Iterable, y: Tensor | None = None) -> Laplace:
+    def fit(self, data: Tensor | Iterable, y: Tensor | None = None) -> LaplacePosterior:
         """Store theta*, the MAP data fit and the curvature (replaces any earlier fit).
 
         Args:
@@ -163,6 +173,21 @@ class Laplace:
 
     # ------------------------------------------------------ hyperparameters
     @property
+    def prior(self) -> PriorPrecision:
+        """The prior precision module (``hypers.prior``)."""
+        return self.hypers.prior
+
+    @property
+    def log_sigma_noise(self) -> nn.Parameter:
+        """() log noise std (``hypers.log_sigma``)."""
+        return self.hypers.log_sigma
+
+    @property
+    def min_sigma_noise(self) -> float | None:
+        """Floor of sigma in :meth:`optimize_hyperparameters` (``hypers.min_sigma``)."""
+        return self.hypers.min_sigma
+
+    @property
     def prior_precision(self) -> Tensor:
         """Current prior hyperparameters, detached: () for "scalar", else (n_hyper,)."""
         values = self.prior.hyperparameters().detach()
@@ -179,15 +204,14 @@ class Laplace:
 
     @sigma_noise.setter
     def sigma_noise(self, value: float | Tensor) -> None:
-        if self.likelihood == "classification":
+        if not self.likelihood.is_regression:
             raise ValueError("sigma_noise is fixed to 1 for classification.")
         with torch.no_grad():
             self.log_sigma_noise.copy_(torch.as_tensor(value, dtype=self.log_sigma_noise.dtype).log())
 
     def hyperparameters(self) -> list[nn.Parameter]:
         """The log hyperparameters: ``[prior.log_precision]`` plus ``log_sigma_noise`` for regression."""
-        params = [self.prior.log_precision]
-        return params + [self.log_sigma_noise] if self.likelihood == "regression" else params
+        return self.hypers.trainable()
 
     def prior_diagonal(self, prior_precision: float | Tensor | None = None) -> Tensor:
         """(P,) per-parameter prior precisions (differentiable).
@@ -203,7 +227,7 @@ class Laplace:
         if sigma_noise is None:
             return self.log_sigma_noise.exp()
         sigma = torch.as_tensor(sigma_noise, dtype=self.layout.dtype, device=self.layout.device)
-        if self.likelihood == "classification" and not torch.allclose(sigma, torch.ones_like(sigma)):
+        if not self.likelihood.is_regression and not torch.allclose(sigma, torch.ones_like(sigma)):
             raise ValueError("sigma_noise must be 1 for classification.")
         return sigma
 
@@ -222,7 +246,7 @@ class Laplace:
 
     def _precision(self, prior_diagonal: Tensor, sigma: Tensor) -> PosteriorPrecision:
         self._check_fitted()
-        scale = sigma.pow(-2) if self.likelihood == "regression" else 1.0
+        scale = self.likelihood.curvature_scale(sigma)
         return self._accumulator.precision(prior_diagonal, scale, self.prior.structure)
 
     @property
@@ -256,10 +280,11 @@ class Laplace:
         """
         precision = self.posterior_precision_for(prior_precision, sigma_noise)
         log_lik = self._data_fit.log_likelihood(self._sigma(sigma_noise))
-        return laplace_log_marginal_likelihood(log_lik, precision, self.theta_map)
+        return laplace_log_marginal_likelihood(log_lik, precision, self.hypers.centred(self.theta_map))
 
     def optimize_hyperparameters(self, n_steps: int = 100, lr: float = 0.1, noise: bool = True,
-                                 min_sigma_noise: float | None = None) -> list[float]:
+                                 min_sigma_noise: float | None = None,
+                                 callback: Callable[[int, int, float], None] | None = None) -> list[float]:
         """Post-hoc tuning: Adam on the log prior precisions (and log sigma) by evidence.
 
         Args:
@@ -267,13 +292,14 @@ class Laplace:
             lr: Adam learning rate.
             noise: Also tune sigma (regression only).
             min_sigma_noise: Floor for sigma (default: the constructor's ``min_sigma_noise``).
+            callback: Called as ``(step, n_steps, log_marginal_likelihood)`` after every step.
 
         Returns:
             The log marginal likelihood before each step and after the last (n_steps + 1 floats).
         """
         floor = self.min_sigma_noise if min_sigma_noise is None else min_sigma_noise
         return optimize_hyperparameters(self, n_steps=n_steps, lr=lr, noise=noise,
-                                        min_sigma_noise=floor)
+                                        min_sigma_noise=floor, callback=callback)
 
     def optimize_prior_precision_on_validation(self, X: Tensor, y: Tensor, grid: Tensor | None = None,
                                                link: str = "probit",
@@ -351,7 +377,7 @@ class Laplace:
             raise ValueError(f"method must be 'glm' or 'nn', got {method!r}.")
         if link not in ("probit", "mc"):
             raise ValueError(f"link must be 'probit' or 'mc', got {link!r}.")
-        noise = self.sigma_noise.pow(2) if observation_noise and self.likelihood == "regression" else 0.0
+        noise = self.sigma_noise.pow(2) if observation_noise and self.likelihood.is_regression else 0.0
         if method == "nn":
             self._check_fitted()
             if X.is_floating_point():
@@ -362,12 +388,12 @@ class Laplace:
         mean, cov = self.functional_distribution(X, joint=joint, chunk_size=chunk_size)
         if joint:
             return mean, cov + noise * torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
-        if self.likelihood == "regression":
+        if self.likelihood.is_regression:
             return mean, cov.diagonal(dim1=-2, dim2=-1) + noise
         if link == "probit":
             return predictive.probit_probabilities(mean, cov)
         return predictive.mc_probabilities(mean, cov, n_samples, generator)
 
     def __repr__(self) -> str:
-        return (f"Laplace(likelihood={self.likelihood!r}, structure={self.structure!r}, "
+        return (f"{type(self).__name__}(likelihood={self.likelihood.value!r}, structure={self.structure!r}, "
                 f"subset={self.subset!r}, prior={self.prior.structure!r}, n_params={self.n_params})")

@@ -21,6 +21,7 @@ from torch.func import functional_call, vmap
 
 from bdl_core.curvature import ParameterLayout, jacobians
 from bdl_core.curvature.linear_jacobian_factors import linear_jacobian_factors
+from bdl_core.likelihood import Likelihood
 
 from .precision import PosteriorPrecision
 
@@ -208,7 +209,7 @@ def summarise_output_samples(f: Tensor, likelihood: str, joint: bool,
         (N, C) and variance (N, C), or the joint pair.
     """
     n_samples = f.shape[0]
-    if likelihood == "classification" and not joint:
+    if not Likelihood.of(likelihood).is_regression and not joint:
         return torch.softmax(f, dim=-1).mean(0)
     if joint:
         flat = f.reshape(n_samples, -1)

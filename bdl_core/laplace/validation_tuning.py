@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from bdl_core.calibration import negative_log_likelihood
+from bdl_core.calibration import gaussian_negative_log_likelihoods, negative_log_likelihoods
 
 if TYPE_CHECKING:
-    from .laplace import Laplace
+    from .laplace import LaplacePosterior as Laplace
 
 
 def default_prior_grid(dtype: torch.dtype = torch.float64) -> Tensor:
@@ -47,16 +47,27 @@ def validation_negative_log_likelihood(la: Laplace, X: Tensor, y: Tensor, link: 
     Returns:
         The mean NLL per example (nats).
     """
+    return float(validation_negative_log_likelihoods(la, X, y, link, chunk_size).mean())
+
+
+def validation_negative_log_likelihoods(la: Laplace, X: Tensor, y: Tensor, link: str = "probit",
+                                        chunk_size: int | None = None) -> Tensor:
+    """(N,) negative log predictive density of each held-out example under the current prior.
+
+    Args:
+        la, X, y, link, chunk_size: As for :func:`validation_negative_log_likelihood`.
+
+    Returns:
+        (N,) NLL per example (regression: summed over the C outputs).
+    """
     with torch.no_grad():
-        if la.likelihood == "classification":
+        if not la.likelihood.is_regression:
             # link="mc": the same draws for every call (common random numbers across a grid)
             generator = torch.Generator(la.layout.device).manual_seed(0)
             probs = la.predict(X, link=link, chunk_size=chunk_size, generator=generator)
-            return negative_log_likelihood(probs, y.reshape(-1))
+            return negative_log_likelihoods(probs, y.reshape(-1))
         mean, var = la.predict(X, observation_noise=True, chunk_size=chunk_size)
-        residual = y.reshape(mean.shape).to(mean) - mean
-        per_point = 0.5 * (residual.pow(2) / var + var.log() + math.log(2 * math.pi))
-        return float(per_point.sum() / mean.shape[0])
+        return gaussian_negative_log_likelihoods(mean, var, y.reshape(mean.shape).to(mean)).sum(dim=1)
 
 
 def optimize_prior_precision_on_validation(la: Laplace, X: Tensor, y: Tensor, grid: Tensor | None = None,

@@ -34,11 +34,12 @@ import torch
 from torch import Tensor, nn
 
 from bdl_core.curvature import ParameterLayout, jacobians, output_hessian_sqrt
+from bdl_core.likelihood import Likelihood
 
 from .map_objective import batch_negative_log_likelihood
 
 if TYPE_CHECKING:
-    from bdl_core.laplace import Laplace
+    from bdl_core.laplace import LaplacePosterior as Laplace
 
 MODES = ("batch", "output")
 
@@ -88,7 +89,7 @@ def block_log_determinant(model: nn.Module, layout: ParameterLayout, likelihood:
         b, c, p = J.shape
         if mode == "batch":
             rows = (output_hessian_sqrt(f, likelihood).mT @ J).reshape(1, b * c, p)
-        elif likelihood == "classification":
+        elif not Likelihood.of(likelihood).is_regression:
             rows = (J * torch.softmax(f, dim=-1).sqrt().unsqueeze(-1)).transpose(0, 1)
         else:
             rows = J.transpose(0, 1)  # (C, B, P)
@@ -102,8 +103,8 @@ def _hyperparameters(la: Laplace, prior_precision: float | Tensor | None,
                      sigma_noise: float | Tensor | None) -> tuple[Tensor, Tensor]:
     """(P,) prior diagonal and () sigma of ``la`` (stored, or the given values), differentiable."""
     prior_diagonal = la.prior_diagonal(prior_precision)
-    if sigma_noise is None or la.likelihood == "classification":
-        sigma = la.log_sigma_noise.exp() if la.likelihood == "regression" else prior_diagonal.new_ones(())
+    if sigma_noise is None or not la.likelihood.is_regression:
+        sigma = la.log_sigma_noise.exp() if la.likelihood.is_regression else prior_diagonal.new_ones(())
     else:
         sigma = torch.as_tensor(sigma_noise, dtype=prior_diagonal.dtype, device=prior_diagonal.device)
     return prior_diagonal, sigma
@@ -154,7 +155,7 @@ def stochastic_log_marginal_likelihood(
     """
     prior_diagonal, sigma = _hyperparameters(la, prior_precision, sigma_noise)
     theta = _map_parameters(la)
-    scale = sigma.pow(-2) if la.likelihood == "regression" else 1.0
+    scale = sigma.pow(-2) if la.likelihood.is_regression else 1.0
     device = theta.device
     X = X.to(device=device, dtype=theta.dtype) if X.is_floating_point() else X.to(device)
     y = y.to(device)

@@ -19,6 +19,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from bdl_core.likelihood import Likelihood
+
 
 def batch_negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str,
                                   sigma_noise: Tensor | float = 1.0) -> Tensor:
@@ -34,10 +36,8 @@ def batch_negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str,
     Returns:
         () tensor, differentiable w.r.t. f (and sigma_noise).
     """
-    if likelihood == "classification":
+    if not Likelihood.of(likelihood).is_regression:
         return F.cross_entropy(f, y.reshape(-1).long(), reduction="sum")
-    if likelihood != "regression":
-        raise ValueError(f"likelihood must be 'regression' or 'classification', got {likelihood!r}.")
     sigma = torch.as_tensor(sigma_noise, dtype=f.dtype, device=f.device)
     residual = y.reshape(f.shape).to(f.dtype) - f
     n_obs = f.numel()

@@ -19,33 +19,37 @@ callbacks and cooperative cancellation.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
 
 from bdl_core.curvature import ParameterLayout
-from bdl_core.laplace import Laplace, MapDataFit
+from bdl_core.hyperparameters import Hyperparameters
+from bdl_core.laplace import Laplace, LaplacePosterior, MapDataFit
+from bdl_core.likelihood import Likelihood
 from bdl_core.priors import PriorPrecision
 
 from .bounds import MODES, block_log_determinant
-from .cancellation import TrainingCancelled
 from .history import MarglikHistory
+from .loop import BestState, LoopCallbacks, run_online_marglik
 from .map_objective import map_objective
 
 OPTIMIZERS = ("adam", "sgd")
 
 
-def _batches_to_model(loader: Iterable, dtype: torch.dtype, device: torch.device, likelihood: str):
+def _batches_to_model(loader: Iterable, dtype: torch.dtype, device: torch.device, likelihood: Likelihood):
     """Yield the loader's (X, y) batches on the model's device, X (and regression y) in its dtype."""
     for X, y in loader:
         X = X.to(device=device, dtype=dtype) if X.is_floating_point() else X.to(device)
-        y = y.to(device=device, dtype=dtype) if likelihood == "regression" else y.to(device).long()
-        yield X, y
+        yield X, likelihood.targets(y, dtype, device)
 
 
-def _make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+def _make_optimizer(name: str | type[torch.optim.Optimizer], params: list[nn.Parameter],
+                    lr: float) -> torch.optim.Optimizer:
+    """``name`` ``"adam"``, ``"sgd"`` (momentum 0.9), or any optimiser class called as ``cls(params, lr=lr)``."""
+    if isinstance(name, type) and issubclass(name, torch.optim.Optimizer):
+        return name(params, lr=lr)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
     if name == "sgd":
@@ -53,27 +57,17 @@ def _make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> torch.o
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}.")
 
 
-class _Hyperparameters:
-    """Learnable log prior precisions (a :class:`PriorPrecision`) and log sigma."""
+def _hyperparameters(layout: ParameterLayout, prior: str, prior_prec_init: float, likelihood: Likelihood,
+                     sigma_noise_init: float, learn_sigma: bool) -> Hyperparameters:
+    """Learnable log prior precisions (a :class:`PriorPrecision`) and log sigma (regression)."""
+    sigma0 = sigma_noise_init if likelihood.is_regression else 1.0
+    return Hyperparameters(PriorPrecision(layout, prior, init=prior_prec_init), sigma0,
+                           learn_sigma=likelihood.is_regression and learn_sigma)
 
-    def __init__(self, layout: ParameterLayout, prior: str, prior_prec_init: float,
-                 likelihood: str, sigma_noise_init: float, learn_sigma: bool) -> None:
-        self.prior = PriorPrecision(layout, prior, init=prior_prec_init)
-        sigma0 = sigma_noise_init if likelihood == "regression" else 1.0
-        self.log_sigma = nn.Parameter(torch.tensor(math.log(sigma0), dtype=layout.dtype,
-                                                   device=layout.device))
-        self.trainable = [self.prior.log_precision]
-        if likelihood == "regression" and learn_sigma:
-            self.trainable.append(self.log_sigma)
 
-    def values(self) -> tuple[Tensor, Tensor]:
-        """Detached (n_hyper,) prior hyperparameter values and () sigma."""
-        return self.prior.hyperparameters().detach().clone(), self.log_sigma.detach().exp()
-
-    @torch.no_grad()
-    def load(self, prior_values: Tensor, sigma: Tensor) -> None:
-        self.prior.log_precision.copy_(prior_values.log())
-        self.log_sigma.copy_(sigma.log())
+def _values(hyper: Hyperparameters) -> tuple[Tensor, Tensor]:
+    """Detached (n_hyper,) prior hyperparameter values and () sigma."""
+    return hyper.prior.hyperparameters().detach().clone(), hyper.log_sigma.detach().exp()
 
 
 def _dataset_size(loader: Iterable) -> int:
@@ -93,7 +87,7 @@ def _collect(loader: Iterable, dtype, device, likelihood) -> tuple[Tensor, Tenso
     return torch.cat(xs), torch.cat(ys)
 
 
-def _bound_hypersteps(model, layout, likelihood, hyper: _Hyperparameters, optimizer,
+def _bound_hypersteps(model, layout, likelihood: Likelihood, hyper: Hyperparameters, optimizer,
                       data: tuple[Tensor, Tensor], data_fit: MapDataFit, n_steps: int,
                       batch_size: int, mode: str, generator) -> float:
     """Adam steps on an unbiased mini-batch estimate of the partition evidence bound.
@@ -110,7 +104,7 @@ def _bound_hypersteps(model, layout, likelihood, hyper: _Hyperparameters, optimi
         idx = torch.randperm(n, generator=generator)[:batch_size].to(X.device)
         optimizer.zero_grad()
         prior_diagonal, sigma = hyper.prior.diagonal(), hyper.log_sigma.exp()
-        scale = sigma.pow(-2) if likelihood == "regression" else 1.0
+        scale = likelihood.curvature_scale(sigma)
         _, logdet = block_log_determinant(model, layout, likelihood, X[idx], prior_diagonal,
                                           scale, mode)
         scatter = (prior_diagonal * theta.pow(2)).sum()
@@ -131,7 +125,7 @@ def train(
     kfac: str = "expand",
     epochs: int = 100,
     lr: float = 1e-3,
-    optimizer: str = "adam",
+    optimizer: str | type[torch.optim.Optimizer] = "adam",
     lr_hyp: float = 0.1,
     n_epochs_burnin: int = 10,
     marglik_frequency: int = 5,
@@ -146,7 +140,7 @@ def train(
     generator: torch.Generator | None = None,
     progress_callback: Callable[[int, int, dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> tuple[Laplace, MarglikHistory]:
+) -> tuple[LaplacePosterior, MarglikHistory]:
     """Train ``model`` and its hyperparameters by the Laplace marginal likelihood.
 
     Args:
@@ -164,7 +158,8 @@ def train(
         kfac: K-FAC flavour for ``"kron"``.
         epochs: Number of epochs.
         lr: Learning rate of the network optimiser.
-        optimizer: ``"adam"`` or ``"sgd"`` (momentum 0.9) for the weights.
+        optimizer: ``"adam"``, ``"sgd"`` (momentum 0.9), or a ``torch.optim.Optimizer`` class
+            (called as ``cls(params, lr=lr)``) for the weights.
         lr_hyp: Adam learning rate of the log hyperparameters.
         n_epochs_burnin: No marglik step before this epoch.
         marglik_frequency: Marglik step at every epoch e (1-based) with
@@ -197,35 +192,31 @@ def train(
             trained network).
         history: :class:`MarglikHistory`.
     """
-    if optimizer not in OPTIMIZERS:
+    if not isinstance(optimizer, type) and optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
     if bound not in MODES:
         raise ValueError(f"bound must be one of {MODES}, got {bound!r}.")
     if marglik_frequency < 1 or patience < 1:
         raise ValueError("marglik_frequency and patience must be positive.")
+    likelihood = Likelihood.of(likelihood)
     layout = ParameterLayout(model, subset)
     dtype, device = layout.dtype, layout.device
-    hyper = _Hyperparameters(layout, prior, prior_prec_init, likelihood, sigma_noise_init, learn_sigma)
+    hyper = _hyperparameters(layout, prior, prior_prec_init, likelihood, sigma_noise_init, learn_sigma)
     selected = {id(p) for p in layout.parameters()}
     others = [p for p in model.parameters() if p.requires_grad and id(p) not in selected]
     net_opt = _make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr)
-    hyp_opt = torch.optim.Adam(hyper.trainable, lr=lr_hyp)
+    hyp_opt = torch.optim.Adam(hyper.trainable(), lr=lr_hyp)
     n_data = _dataset_size(loader)
 
-    def make_laplace() -> Laplace:
-        prior_values, sigma = hyper.values()
+    def make_laplace() -> LaplacePosterior:
+        prior_values, sigma = _values(hyper)
         return Laplace(model, likelihood, structure=structure, subset=subset, kfac=kfac,
                        prior=prior, prior_precision=prior_values, sigma_noise=sigma)
 
     history = MarglikHistory()
-    best: tuple[dict, Tensor, Tensor] | None = None
-    since_best = 0
-    la: Laplace | None = None  # fitted at the current weights, or None
-    bound_data: tuple[Tensor, Tensor] | None = None
-    lml_latest: float | None = None
-    for epoch in range(1, epochs + 1):
-        if should_stop is not None and should_stop():
-            raise TrainingCancelled(epoch, history)
+    state: dict = {"la": None, "bound_data": None, "lml": None}  # la: fitted at the current weights
+
+    def train_epoch(epoch: int) -> float:
         model.train()
         prior_diagonal, sigma = hyper.prior.diagonal().detach(), hyper.log_sigma.detach().exp()
         total, seen = 0.0, 0
@@ -243,67 +234,65 @@ def train(
             total += loss.item() * f.shape[0]
             seen += f.shape[0]
         history.loss.append(total / max(seen, 1))
-        la = None
+        state["la"] = None
+        return history.loss[-1]
 
-        marglik_step = epoch >= n_epochs_burnin and epoch % marglik_frequency == 0
-        if marglik_step:
-            model.eval()
-            if marglik_batch_size is None:
-                la = make_laplace().fit(loader)
-                for _ in range(n_hypersteps):
-                    hyp_opt.zero_grad()
-                    lml = la.log_marginal_likelihood(hyper.prior.hyperparameters(),
-                                                     hyper.log_sigma.exp())
-                    (-lml).backward()
-                    hyp_opt.step()
-                prior_values, sigma = hyper.values()
-                la.prior_precision = prior_values
-                if likelihood == "regression":
-                    la.sigma_noise = sigma
-                with torch.no_grad():
-                    lml_latest = la.log_marginal_likelihood().item()
-            else:
-                if bound_data is None:
-                    bound_data = _collect(loader, dtype, device, likelihood)
-                data_fit = MapDataFit(likelihood)
-                with torch.no_grad():
-                    f_all = model(bound_data[0])
-                data_fit.add_batch(f_all.reshape(f_all.shape[0], -1), bound_data[1])
-                lml_latest = _bound_hypersteps(model, layout, likelihood, hyper, hyp_opt,
-                                               bound_data, data_fit, n_hypersteps,
-                                               marglik_batch_size, bound, generator)
-            diag = hyper.prior.diagonal().detach()
-            history.marglik_epochs.append(epoch)
-            history.log_marginal_likelihood.append(lml_latest)
-            history.prior_precision_mean.append(diag.mean().item())
-            history.prior_precision_min.append(diag.min().item())
-            history.prior_precision_max.append(diag.max().item())
-            history.sigma_noise.append(hyper.log_sigma.exp().item())
-            if history.best_log_marginal_likelihood is None or lml_latest > history.best_log_marginal_likelihood:
-                history.best_log_marginal_likelihood, history.best_epoch = lml_latest, epoch
-                if early_stopping:
-                    best = (copy.deepcopy(model.state_dict()), *hyper.values())
-                since_best = 0
-            else:
-                since_best += 1
+    def update_evidence(epoch: int) -> float:
+        model.eval()
+        if marglik_batch_size is None:
+            la = make_laplace().fit(loader)
+            for _ in range(n_hypersteps):
+                hyp_opt.zero_grad()
+                lml = la.log_marginal_likelihood(hyper.prior.hyperparameters(), hyper.log_sigma.exp())
+                (-lml).backward()
+                hyp_opt.step()
+            prior_values, sigma = _values(hyper)
+            la.prior_precision = prior_values
+            if likelihood.is_regression:
+                la.sigma_noise = sigma
+            with torch.no_grad():
+                state["lml"] = la.log_marginal_likelihood().item()
+            state["la"] = la
+        else:
+            if state["bound_data"] is None:
+                state["bound_data"] = _collect(loader, dtype, device, likelihood)
+            bound_data = state["bound_data"]
+            data_fit = MapDataFit(likelihood)
+            with torch.no_grad():
+                f_all = model(bound_data[0])
+            data_fit.add_batch(f_all.reshape(f_all.shape[0], -1), bound_data[1])
+            state["lml"] = _bound_hypersteps(model, layout, likelihood, hyper, hyp_opt, bound_data, data_fit,
+                                             n_hypersteps, marglik_batch_size, bound, generator)
+        diag = hyper.prior.diagonal().detach()
+        history.marglik_epochs.append(epoch)
+        history.log_marginal_likelihood.append(state["lml"])
+        history.prior_precision_mean.append(diag.mean().item())
+        history.prior_precision_min.append(diag.min().item())
+        history.prior_precision_max.append(diag.max().item())
+        history.sigma_noise.append(hyper.log_sigma.exp().item())
+        return state["lml"]
 
-        if progress_callback is not None:
-            progress_callback(epoch, epochs, {
-                "loss": history.loss[-1],
-                "marglik_step": marglik_step,
-                "log_marginal_likelihood": lml_latest,
+    def epoch_info(epoch: int, loss: float, updated: bool) -> dict:
+        return {"loss": loss, "marglik_step": updated, "log_marginal_likelihood": state["lml"],
                 "prior_precision_mean": hyper.prior.diagonal().detach().mean().item(),
-                "sigma_noise": hyper.log_sigma.exp().item(),
-            })
-        if early_stopping and marglik_step and since_best >= patience:
-            history.stopped_early = epoch < epochs
-            break
+                "sigma_noise": hyper.log_sigma.exp().item()}
 
-    if early_stopping and best is not None and history.best_epoch != history.epochs_run:
-        model.load_state_dict(best[0])
-        hyper.load(best[1], best[2])
-        la = None
-    history.restored_best = early_stopping and best is not None
+    def restore(snapshot: tuple[dict, dict]) -> None:
+        model.load_state_dict(snapshot[0])
+        hyper.restore(snapshot[1])
+        state["la"] = None
+
+    keep_best = BestState(snapshot=lambda: (copy.deepcopy(model.state_dict()), hyper.snapshot()),
+                          restore=restore, patience=patience) if early_stopping else None
+    record = run_online_marglik(
+        epochs, train_epoch,
+        evidence_due=lambda epoch: epoch >= n_epochs_burnin and epoch % marglik_frequency == 0,
+        update_evidence=update_evidence,
+        callbacks=LoopCallbacks(progress=progress_callback, should_stop=should_stop),
+        best=keep_best, epoch_info=epoch_info, cancelled_history=lambda: history)
+    history.best_epoch, history.best_log_marginal_likelihood = record.best_epoch, record.best_evidence
+    history.stopped_early, history.restored_best = record.stopped_early, record.restored_best
+    la = state["la"]
     if la is None:
         model.eval()
         la = make_laplace().fit(loader)

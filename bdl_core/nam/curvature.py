@@ -24,8 +24,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from bdl_core.likelihood import check_likelihood
+
 from .additive_model import AdditiveModel
-from .likelihoods import check_likelihood, output_hessian, residual
+from .likelihoods import output_hessian, residual
 
 
 @dataclass
@@ -65,7 +67,7 @@ def kfac_curvature(
     Returns:
         :class:`AdditiveCurvature`.
     """
-    check_likelihood(likelihood)
+    likelihood = check_likelihood(likelihood)
     mlp = model.mlp
     L = mlp.n_layers if mlp is not None else 0
     A: list[Tensor | None] = [None] * L
@@ -89,7 +91,7 @@ def kfac_curvature(
         f = f.detach()
         lam = output_hessian(f, likelihood)
         r = residual(f, yb, likelihood)
-        if likelihood == "regression":
+        if likelihood.is_regression:
             data_fit = data_fit + r.pow(2).sum()
         else:
             data_fit = data_fit + torch.nn.functional.binary_cross_entropy_with_logits(

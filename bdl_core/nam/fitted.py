@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from bdl_core.likelihood import Likelihood
+
 from .additive_model import AdditiveModel
 from .curvature import kfac_curvature
 from .posterior import AdditivePosterior, KronEigens
@@ -30,14 +32,17 @@ class FittedAdditiveModel:
     model: AdditiveModel
     prior: AdditivePrior
     log_sigma: Tensor
-    likelihood: str
+    likelihood: Likelihood
     posterior: AdditivePosterior | None = None
     log_marglik: float = float("nan")
+
+    def __post_init__(self) -> None:
+        self.likelihood = Likelihood.of(self.likelihood)
 
     @property
     def sigma(self) -> float:
         """Noise std (1.0 for classification)."""
-        return float(self.log_sigma.detach().exp()) if self.likelihood == "regression" else 1.0
+        return float(self.log_sigma.detach().exp()) if self.likelihood.is_regression else 1.0
 
     @torch.no_grad()
     def refresh(self, X: Tensor, y: Tensor) -> FittedAdditiveModel:
@@ -115,7 +120,7 @@ class FittedAdditiveModel:
             Classification: probit-approximated P(y = 1) (M,) and the logit variance (M,).
         """
         mean, var = self.predict_latent(X)
-        if self.likelihood == "regression":
+        if self.likelihood.is_regression:
             return mean, var + self.sigma**2
         return torch.sigmoid(mean / torch.sqrt(1 + math.pi / 8 * var)), var
 
@@ -129,8 +134,9 @@ def new_fitted(model: AdditiveModel, likelihood: str, prior_init: float = 1.0, s
         prior_init: Initial prior precision of every term layer.
         sigma_init: Initial noise std (regression).
     """
+    likelihood = Likelihood.of(likelihood)
     ref = model.intercept
-    log_sigma = torch.tensor(math.log(sigma_init) if likelihood == "regression" else 0.0, dtype=ref.dtype,
-                             device=ref.device, requires_grad=likelihood == "regression")
+    log_sigma = torch.tensor(math.log(sigma_init) if likelihood.is_regression else 0.0, dtype=ref.dtype,
+                             device=ref.device, requires_grad=likelihood.is_regression)
     return FittedAdditiveModel(model=model, prior=AdditivePrior(model, init=prior_init), log_sigma=log_sigma,
                                likelihood=likelihood)

@@ -14,13 +14,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-LIKELIHOODS = ("regression", "classification")
-
-
-def check_likelihood(likelihood: str) -> None:
-    """Raise ``ValueError`` unless ``likelihood`` is ``"regression"`` or ``"classification"``."""
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+from bdl_core.likelihood import check_likelihood
 
 
 def negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str, sigma: Tensor | float = 1.0) -> Tensor:
@@ -35,9 +29,9 @@ def negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str, sigma: Tensor
     Returns:
         () tensor.
     """
-    check_likelihood(likelihood)
+    likelihood = check_likelihood(likelihood)
     y = y.reshape(f.shape).to(f.dtype)
-    if likelihood == "classification":
+    if not likelihood.is_regression:
         return F.binary_cross_entropy_with_logits(f, y, reduction="sum")
     sigma = torch.as_tensor(sigma, dtype=f.dtype, device=f.device)
     n = f.numel()
@@ -55,8 +49,8 @@ def output_hessian(f: Tensor, likelihood: str) -> Tensor:
     Returns:
         (N,) tensor.
     """
-    check_likelihood(likelihood)
-    if likelihood == "regression":
+    likelihood = check_likelihood(likelihood)
+    if likelihood.is_regression:
         return torch.ones_like(f)
     p = torch.sigmoid(f)
     return p * (1 - p)
@@ -71,9 +65,9 @@ def residual(f: Tensor, y: Tensor, likelihood: str) -> Tensor:
     Returns:
         (N,) tensor.
     """
-    check_likelihood(likelihood)
+    likelihood = check_likelihood(likelihood)
     y = y.reshape(f.shape).to(f.dtype)
-    return y - (f if likelihood == "regression" else torch.sigmoid(f))
+    return y - (f if likelihood.is_regression else torch.sigmoid(f))
 
 
 def curvature_scale(likelihood: str, sigma: Tensor) -> Tensor:
@@ -82,6 +76,6 @@ def curvature_scale(likelihood: str, sigma: Tensor) -> Tensor:
     Args:
         sigma: () noise std (ignored for classification).
     """
-    if likelihood == "regression":
+    if check_likelihood(likelihood).is_regression:
         return sigma.pow(-2)
     return torch.ones_like(sigma)

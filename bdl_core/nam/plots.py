@@ -7,24 +7,9 @@ so importing this module needs no display and no matplotlib unless a figure is d
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    return buffer.getvalue()
+from bdl_core.figures import png_bytes, pyplot
 
 
 def plot_shape(label: str, grid: Sequence[float], mean: Sequence[float], lower: Sequence[float],
@@ -44,7 +29,7 @@ def plot_shape(label: str, grid: Sequence[float], mean: Sequence[float], lower: 
     Returns:
         PNG bytes.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
     ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
     if levels is not None:
@@ -70,7 +55,7 @@ def plot_shape(label: str, grid: Sequence[float], mean: Sequence[float], lower: 
     ax.set_ylabel(ylabel)
     ax.set_title(label + (f"  ({note})" if note else ""), fontsize=10)
     ax.legend(fontsize=7, loc="best", frameon=False)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def plot_pair(label_i: str, label_j: str, grid_i: Sequence[float], grid_j: Sequence[float],
@@ -86,7 +71,7 @@ def plot_pair(label_i: str, label_j: str, grid_i: Sequence[float], grid_j: Seque
     Returns:
         PNG bytes.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
     extent = [min(grid_j), max(grid_j), min(grid_i), max(grid_i)]
     limit = max(abs(v) for row in mean for v in row) or 1.0
@@ -99,7 +84,7 @@ def plot_pair(label_i: str, label_j: str, grid_i: Sequence[float], grid_j: Seque
         ax.set_title(title, fontsize=10)
         fig.colorbar(image, ax=ax)
     fig.suptitle(f"{label_i} x {label_j}", fontsize=11)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def plot_importances(labels: Sequence[str], precisions: Sequence[float], shares: Sequence[float]) -> bytes:
@@ -113,7 +98,7 @@ def plot_importances(labels: Sequence[str], precisions: Sequence[float], shares:
     Returns:
         PNG bytes.
     """
-    plt = _pyplot()
+    plt = pyplot()
     order = sorted(range(len(labels)), key=lambda t: shares[t])
     height = max(2.5, 0.28 * len(labels) + 1.0)
     fig, axes = plt.subplots(1, 2, figsize=(9.0, height), sharey=True)
@@ -125,4 +110,4 @@ def plot_importances(labels: Sequence[str], precisions: Sequence[float], shares:
     axes[1].set_xscale("log")
     axes[1].set_xlabel("learned prior precision (log)")
     fig.suptitle("Term importance: relevant terms have large shares and small precisions", fontsize=10)
-    return _png(fig)
+    return png_bytes(fig)

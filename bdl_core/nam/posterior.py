@@ -26,35 +26,13 @@ import math
 import torch
 from torch import Tensor
 
+from bdl_core.likelihood import Likelihood
+from bdl_core.linalg import stable_eigh
+
 from .additive_model import AdditiveModel
 from .curvature import AdditiveCurvature
 from .likelihoods import curvature_scale
 from .prior import AdditivePrior
-
-
-def stable_eigh(M: Tensor) -> tuple[Tensor, Tensor]:
-    """Batched eigendecomposition of symmetric PSD factors, computed in float64.
-
-    K-FAC factors of collapsed subnetworks (nearly identical hidden units) are close to rank
-    one and make float32 ``eigh`` fail to converge; float64 (on the CPU for devices without
-    it) with a tiny relative jitter as a last resort is robust. Results come back in M's dtype
-    and device.
-
-    Args:
-        M: (..., k, k) symmetric matrices.
-
-    Returns:
-        Eigenvalues (..., k), clamped at 0, and eigenvectors (..., k, k).
-    """
-    work = M.detach().to(device="cpu" if M.device.type == "mps" else M.device, dtype=torch.float64)
-    work = 0.5 * (work + work.mT)
-    try:
-        values, vectors = torch.linalg.eigh(work)
-    except RuntimeError:
-        scale = work.diagonal(dim1=-2, dim2=-1).mean(-1).clamp_min(1e-30)
-        eye = torch.eye(work.shape[-1], dtype=work.dtype, device=work.device)
-        values, vectors = torch.linalg.eigh(work + 1e-10 * scale[..., None, None] * eye)
-    return values.clamp_min(0.0).to(M), vectors.to(M)
 
 
 class KronEigens:
@@ -92,7 +70,7 @@ class AdditivePosterior:
     """
 
     def __init__(self, eigens: KronEigens, prior: AdditivePrior, likelihood: str, log_sigma: Tensor) -> None:
-        self.eigens, self.prior, self.likelihood = eigens, prior, likelihood
+        self.eigens, self.prior, self.likelihood = eigens, prior, Likelihood.of(likelihood)
         self.sigma = log_sigma.exp()
         self.scale = curvature_scale(likelihood, self.sigma)
         curv = eigens.curvature
@@ -125,7 +103,7 @@ class AdditivePosterior:
     def log_likelihood(self) -> Tensor:
         """() log p(D | theta*) at the current noise (full normalisation)."""
         curv = self.eigens.curvature
-        if self.likelihood == "classification":
+        if not self.likelihood.is_regression:
             return -curv.data_fit
         n = curv.n_data
         return -n * (self.sigma.log() + 0.5 * math.log(2 * math.pi)) - 0.5 * curv.data_fit / self.sigma.pow(2)

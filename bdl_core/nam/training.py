@@ -7,9 +7,10 @@ regression, the log noise) that maximise the Laplace evidence of
 ``burnin_epochs`` the K-FAC curvature is recomputed at the current parameters; the parameters
 and hyperparameters with the best evidence seen are restored at the end.
 
-Written for the additive model rather than through the generic ``bdl_core.marglik`` loop
-because its posterior (batched per-subnetwork K-FAC, per-term priors, a Bernoulli likelihood
-with one logit) is specific to it.
+The loop is the shared :func:`bdl_core.marglik.loop.run_online_marglik` and the hyperparameters
+the shared :class:`bdl_core.hyperparameters.Hyperparameters` (prior: :class:`AdditivePrior`);
+what is specific to the additive model is the posterior whose evidence is maximised (batched
+per-subnetwork K-FAC, per-term priors, a Bernoulli likelihood with one logit).
 """
 
 from __future__ import annotations
@@ -23,15 +24,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from bdl_core.hyperparameters import Hyperparameters
+from bdl_core.likelihood import check_likelihood
+from bdl_core.marglik.cancellation import TrainingCancelled
+from bdl_core.marglik.loop import BestState, LoopCallbacks, run_online_marglik
+
 from .additive_model import AdditiveModel
 from .curvature import kfac_curvature
-from .likelihoods import check_likelihood, negative_log_likelihood
+from .likelihoods import negative_log_likelihood
 from .posterior import AdditivePosterior, KronEigens
 from .prior import AdditivePrior
 
-
-class TrainingCancelled(Exception):
-    """Raised when ``should_stop`` asks the training to stop."""
+__all__ = ["OnlineMarglikSettings", "TrainingCancelled", "train_online_marglik"]
 
 
 @dataclass(frozen=True)
@@ -92,60 +96,67 @@ def train_online_marglik(
     Returns:
         History: one dict per evidence update (``epoch``, ``log_marglik`` per example, ``sigma``).
     """
-    check_likelihood(likelihood)
+    likelihood = check_likelihood(likelihood)
     n = X.shape[0]
     y = y.reshape(-1)
+    hypers = Hyperparameters(prior, log_sigma, learn_sigma=likelihood.is_regression, min_sigma=settings.min_sigma,
+                             log_sigma_is_tensor=True)
     params = list(model.parameters())
     optimizer = torch.optim.Adam(params, lr=settings.lr)
     total_steps = settings.epochs * math.ceil(n / settings.batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps, eta_min=settings.lr * settings.lr_min_factor)
-    hypers = [prior.log_mlp, prior.log_table] + ([log_sigma] if likelihood == "regression" else [])
-    hyper_optimizer = torch.optim.Adam(hypers, lr=settings.lr_hyper)
+    hyper_optimizer = torch.optim.Adam(hypers.trainable(), lr=settings.lr_hyper)
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
-    log_min_sigma = math.log(settings.min_sigma)
     history: list[dict[str, float]] = []
-    best: tuple[float, dict, dict, Tensor] | None = None
-    for epoch in range(1, settings.epochs + 1):
-        if should_stop is not None and should_stop():
-            raise TrainingCancelled(f"stopped at epoch {epoch}")
+
+    def train_epoch(epoch: int) -> float:
         order = torch.randperm(n, generator=generator).to(X.device)
         epoch_loss = 0.0
         for start in range(0, n, settings.batch_size):
             index = order[start : start + settings.batch_size]
             optimizer.zero_grad(set_to_none=True)
-            sigma = log_sigma.detach().exp()
+            sigma = hypers.log_sigma.detach().exp()
             nll = negative_log_likelihood(model(X[index]), y[index], likelihood, sigma)
             loss = (nll * (n / index.numel()) + prior.penalty(model, fixed_precisions=True)) / n
             loss.backward()
             optimizer.step()
             schedule.step()
             epoch_loss += loss.item() * index.numel() / n
-        info: dict[str, Any] = {"loss": epoch_loss}
-        due = settings.learn_hyperparameters and epoch > settings.burnin_epochs and (
-            (epoch - settings.burnin_epochs) % settings.marglik_frequency == 0 or epoch == settings.epochs)
-        if due or (not settings.learn_hyperparameters and epoch == settings.epochs):
-            eigens = KronEigens(kfac_curvature(model, X, y, likelihood))
-            steps = settings.hyper_steps if settings.learn_hyperparameters else 0
-            for _ in range(steps):
-                hyper_optimizer.zero_grad(set_to_none=True)
-                lml = AdditivePosterior(eigens, prior, likelihood, log_sigma).log_marginal_likelihood(model)
-                (-lml / n).backward()
-                hyper_optimizer.step()
-                with torch.no_grad():
-                    log_sigma.clamp_(min=log_min_sigma)
-            with torch.no_grad():
-                lml = float(AdditivePosterior(eigens, prior, likelihood, log_sigma).log_marginal_likelihood(model)) / n
-            info.update(log_marglik=lml, sigma=float(log_sigma.detach().exp()))
-            history.append({"epoch": float(epoch), "log_marglik": lml, "sigma": info["sigma"]})
-            if math.isfinite(lml) and (best is None or lml > best[0]):
-                best = (lml, copy.deepcopy(model.state_dict()), copy.deepcopy(prior.state_dict()),
-                        log_sigma.detach().clone())
-        if progress is not None:
-            progress(epoch, settings.epochs, info)
-    if best is not None:
-        model.load_state_dict(best[1])
-        prior.load_state_dict(best[2])
-        with torch.no_grad():
-            log_sigma.copy_(best[3])
-    return history
+        return epoch_loss
 
+    def evidence_due(epoch: int) -> bool:
+        if not settings.learn_hyperparameters:
+            return epoch == settings.epochs
+        return epoch > settings.burnin_epochs and (
+            (epoch - settings.burnin_epochs) % settings.marglik_frequency == 0 or epoch == settings.epochs)
+
+    def update_evidence(epoch: int) -> float:
+        eigens = KronEigens(kfac_curvature(model, X, y, likelihood))
+        steps = settings.hyper_steps if settings.learn_hyperparameters else 0
+        for _ in range(steps):
+            hyper_optimizer.zero_grad(set_to_none=True)
+            lml = AdditivePosterior(eigens, prior, likelihood, hypers.log_sigma).log_marginal_likelihood(model)
+            (-lml / n).backward()
+            hyper_optimizer.step()
+            hypers.apply_floor_()
+        with torch.no_grad():
+            lml = float(AdditivePosterior(eigens, prior, likelihood, hypers.log_sigma).log_marginal_likelihood(model)) / n
+        history.append({"epoch": float(epoch), "log_marglik": lml, "sigma": float(hypers.log_sigma.detach().exp())})
+        return lml
+
+    def epoch_info(epoch: int, loss: float, updated: bool) -> dict[str, Any]:
+        info: dict[str, Any] = {"loss": loss}
+        if updated:
+            info.update(log_marglik=history[-1]["log_marglik"], sigma=history[-1]["sigma"])
+        return info
+
+    def restore(snapshot: tuple[dict, dict]) -> None:
+        model.load_state_dict(snapshot[0])
+        hypers.restore(snapshot[1])
+
+    run_online_marglik(settings.epochs, train_epoch, evidence_due, update_evidence,
+                       callbacks=LoopCallbacks(progress=progress, should_stop=should_stop),
+                       best=BestState(snapshot=lambda: (copy.deepcopy(model.state_dict()), hypers.snapshot()),
+                                      restore=restore),
+                       epoch_info=epoch_info, cancelled_history=lambda: history)
+    return history

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from bdl_core.curvature import ParameterLayout, negative_log_likelihood
+from bdl_core.likelihood import Likelihood
 
 from .mask import PruningMask
 
@@ -53,7 +54,7 @@ def finetune_masked(
     layout: ParameterLayout = mask.layout
     params = layout.parameters()
     delta = torch.as_tensor(prior_diagonal, dtype=layout.dtype, device=layout.device).detach()
-    noise_scale = 1.0 if likelihood == "classification" else 1.0 / sigma_noise**2
+    noise_scale = 1.0 if not Likelihood.of(likelihood).is_regression else 1.0 / sigma_noise**2
     n = X.shape[0]
     history: list[float] = []
     with mask.held():

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import __doc__ as service_doc
+from service.api import job_openapi
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from service.api.rate_limit import build_rate_limits
@@ -99,4 +100,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(datasets.router)
     app.include_router(jobs.router)
     install_ui(app)
+    job_openapi.install(app, settings.job_plugin_modules())
     return app

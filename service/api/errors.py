@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.observability.logs import current_request_id
-from service.studies.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from service.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
 
 logger = logging.getLogger(__name__)
 

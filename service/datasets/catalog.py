@@ -16,7 +16,7 @@ from service.datasets.views import Dataset, DatasetPage
 from service.db import Database
 from service.db.job_models import DatasetRecord, JobRecord
 from service.db.types import utcnow
-from service.studies.errors import ConflictError, NotFoundError
+from service.errors import ConflictError, NotFoundError
 
 _ACTIVE_JOB_STATES = ("queued", "running")
 

@@ -16,7 +16,7 @@ from collections.abc import Collection
 import numpy as np
 
 from service.datasets.table import Table
-from service.studies.errors import InvalidInputError
+from service.errors import InvalidInputError
 
 #: Most columns an uploaded table may have.
 MAX_COLUMNS = 10_000

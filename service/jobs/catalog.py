@@ -7,24 +7,27 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from service.datasets.catalog import get_dataset
+from service.datasets.catalog import get_dataset, load_table
 from service.db import Database
 from service.db.job_models import ArtifactRecord, JobRecord
 from service.db.types import utcnow
 from service.jobs.model_specs import parse_model_spec
 from service.jobs.registry import get_kind, validate_config
 from service.jobs.spec import FINISHED_STATES, JobSpec, queue_for
+from service.jobs.target_facts import TargetFacts
 from service.jobs.views import Artifact, Job, JobPage, JobResult
-from service.studies.errors import ConflictError, InvalidInputError, NotFoundError
+from service.errors import ConflictError, InvalidInputError, NotFoundError
 
 
 def submit_job(db: Database, spec: JobSpec, *, max_attempts: int = 3, owner: str = "local",
-               dataset_owner: str | None = None) -> Job:
+               dataset_owner: str | None = None, datasets_dir: Path | None = None) -> Job:
     """Validate a job request and store it as ``queued`` (the caller then dispatches its id).
 
     The stored config has every default filled in and the target is resolved, so the record
     says exactly what runs. ``dataset_owner`` restricts the dataset to that principal's uploads
-    (None: any, for admins); built-in datasets are everyone's.
+    (None: any, for admins); built-in datasets are everyone's. A kind's ``check`` (given the dataset
+    directory ``datasets_dir``) rejects impossible combinations such as a binary-only kind on a
+    multiclass target.
 
     Raises:
         InvalidInputError: unknown kind, config or model field, dataset or target column (names the field).
@@ -42,6 +45,10 @@ def submit_job(db: Database, spec: JobSpec, *, max_attempts: int = 3, owner: str
             f"target: column '{target}' is not in dataset '{dataset.id}' (columns: {', '.join(dataset.columns[:20])}"
             f"{', ...' if len(dataset.columns) > 20 else ''})", field="target",
         )
+    if kind.check is not None:
+        facts = TargetFacts(task=spec.task, target=target,
+                            load_table=lambda: load_table(db, datasets_dir or Path("."), dataset.id))
+        kind.check(config, facts)
     record = JobRecord(
         id=uuid.uuid4().hex, owner=owner, kind=kind.name, state="queued", dataset=dataset.id, target=target, task=spec.task,
         model=model, config=config.model_dump(mode="json"), device=spec.device, queue=queue_for(spec.device),

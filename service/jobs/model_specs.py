@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.jobs.validation import validate_section
-from service.studies.errors import InvalidInputError
+from service.errors import InvalidInputError
 
 Activation = Literal["relu", "tanh", "gelu", "silu"]
 

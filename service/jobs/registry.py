@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.jobs.validation import validate_section
-from service.studies.errors import InvalidInputError
+from service.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from service.jobs.context import JobContext
+    from service.jobs.target_facts import TargetFacts
 
 
 class JobConfig(BaseModel):
@@ -42,12 +43,16 @@ class JobKind:
         run: called on a worker with the :class:`~service.jobs.context.JobContext`; returns the
             JSON-serialisable result.
         summary: one line for the docs.
+        check: optional submission check ``check(config, facts)`` of combinations no config field
+            alone rules out (e.g. a binary-only kind on a multiclass target); it raises
+            ``InvalidInputError`` naming the field, so the request is a 422 before anything is stored.
     """
 
     name: str
     config: type[JobConfig]
     run: Callable[[JobContext], dict[str, Any]]
     summary: str = ""
+    check: Callable[[JobConfig, TargetFacts], None] | None = None
 
 
 _KINDS: dict[str, JobKind] = {}

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from service.studies.errors import InvalidInputError
+from service.errors import InvalidInputError
 
 _Model = TypeVar("_Model", bound=BaseModel)
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from service.db import Database
 from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
-from service.studies.errors import ConflictError
+from service.errors import ConflictError
 from service.studies.model_states import delete_model_states
 from service.studies.pareto import pareto_front
 from service.studies.records import load_study, trial_counts

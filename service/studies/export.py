@@ -24,7 +24,7 @@ from service.db import Database
 from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
 from service.studies.catalog import new_id
-from service.studies.errors import ConflictError, InvalidInputError
+from service.errors import ConflictError, InvalidInputError
 from service.studies.records import load_study, trials_in_state
 from service.studies.spec import StudySpec
 from service.studies.views import TRIAL_STATES, Study

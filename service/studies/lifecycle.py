@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from service.db import Database
 from service.db.types import utcnow
-from service.studies.errors import ConflictError
+from service.errors import ConflictError
 from service.studies.records import bump_version, load_study, load_trial
 from service.studies.views import Trial
 

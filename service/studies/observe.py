@@ -9,7 +9,7 @@ from service.db import Database
 from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
 from service.studies.catalog import new_id
-from service.studies.errors import ConflictError, InvalidInputError
+from service.errors import ConflictError, InvalidInputError
 from service.studies.records import bump_version, load_study, load_trial
 from service.studies.training_data import checked_params, outcome_names, search_space
 from service.studies.views import Trial

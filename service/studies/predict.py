@@ -17,7 +17,7 @@ import torch
 from service.db import Database
 from service.optimizers import PredictionUnavailable, prediction_policy
 from service.space.search_space import SpaceError
-from service.studies.errors import ConflictError, InvalidInputError, NotFoundError
+from service.errors import ConflictError, InvalidInputError, NotFoundError
 from service.studies.model_states import load_model_state, save_model_state
 from service.studies.records import load_study, trials_in_state
 from service.studies.training_data import build_request, orientation, outcome_names

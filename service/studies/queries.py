@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from service.db import Database
 from service.db.models import TrialRecord
 from service.db.types import utcnow
-from service.studies.errors import ConflictError, NotFoundError
+from service.errors import ConflictError, NotFoundError
 from service.studies.pareto import feasible_completed, trial_view
 from service.studies.records import load_study
 from service.studies.training_data import orientation

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.db.models import StudyRecord, TrialRecord
-from service.studies.errors import NotFoundError
+from service.errors import NotFoundError
 
 
 def load_study(session: Session, study_id: str, *, owner: str | None = None, lock: bool = False) -> StudyRecord:

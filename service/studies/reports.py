@@ -29,7 +29,7 @@ from service.db import Database
 from service.db.models import StudyRecord, TrialRecord, TrialReportRecord
 from service.db.types import utcnow
 from service.stopping import Curve, Decision, EarlyStoppingSettings, StoppingContext, decide
-from service.studies.errors import ConflictError, InvalidInputError
+from service.errors import ConflictError, InvalidInputError
 from service.studies.observe import check_values
 from service.studies.records import bump_version, load_study, load_trial
 from service.studies.training_data import orientation

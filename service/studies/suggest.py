@@ -67,7 +67,7 @@ from service.space.search_space import SpaceError
 from service.studies.catalog import new_id
 from service.studies.compute_locks import study_compute_lock
 from service.studies.held_trials import held_trials
-from service.studies.errors import InvalidInputError
+from service.errors import InvalidInputError
 from service.studies.model_states import load_model_state, save_model_state
 from service.studies.records import bump_version, expire_leases, load_study, trials_in_state
 from service.studies.training_data import build_request, search_space

@@ -17,7 +17,7 @@ from service.optimizers.outcomes import OutcomeBound, Outcomes
 from service.space.linear_constraints import LinearConstraints, parse_constraints
 from service.space.params import Parameter
 from service.space.search_space import SearchSpace, SpaceError
-from service.studies.errors import InvalidInputError
+from service.errors import InvalidInputError
 
 _PARAMETERS = TypeAdapter(list[Parameter])
 

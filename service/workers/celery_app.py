@@ -69,7 +69,7 @@ def create_celery_app(settings: Settings) -> Celery:
     def run_job(job_id: str) -> str | None:
         """Run one delivery of ``job_id`` in this worker process."""
         from service.jobs.runner import execute_job
-        from service.workers.celery_worker import process_database
+        from service.workers.process_database import process_database
 
         return execute_job(process_database(settings), settings, job_id)
 

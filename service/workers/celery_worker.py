@@ -14,24 +14,12 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from celery.utils.log import current_process_index
 
 from service.config import Settings
-from service.db import Database
 from service.jobs.registry import load_plugins
 from service.workers.celery_app import create_celery_app, queue_name
 from service.workers.gpus import cuda_initialised, discover_gpus
+from service.workers.process_database import close_process_database
 
 logger = logging.getLogger(__name__)
-
-_DATABASES: dict[int, Database] = {}
-
-
-def process_database(settings: Settings) -> Database:
-    """This process's database (created on first use, so never inherited through a fork)."""
-    pid = os.getpid()
-    if pid not in _DATABASES:
-        _DATABASES[pid] = Database(settings.resolved_database_url(),
-                                   sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    return _DATABASES[pid]
-
 
 def plan_concurrency(queues: list[str], gpus: list[str], concurrency: int | None) -> int:
     """Pool processes: the explicit number, else one per GPU on a GPU-queue node, else 1."""
@@ -77,9 +65,7 @@ def run_worker(settings: Settings, *, queues: list[str], concurrency: int | None
 
     @worker_process_shutdown.connect(weak=False)
     def _close_child(**_: object) -> None:
-        database = _DATABASES.pop(os.getpid(), None)
-        if database is not None:
-            database.dispose()
+        close_process_database()
 
     if pool == "solo" and settings.torch_threads:
         import torch

@@ -10,7 +10,7 @@ import pytest
 from service.datasets import storage
 from service.datasets.builtin import BUILTIN_DATASETS, load_builtin
 from service.datasets.parsing import parse_upload
-from service.studies.errors import InvalidInputError
+from service.errors import InvalidInputError
 
 
 def _npz(**arrays) -> bytes:

@@ -40,7 +40,14 @@ def test_laplace_classification_job_end_to_end(job_client: TestClient) -> None:
 
     body = job_client.get(f"/v1/jobs/{job['id']}/result").json()
     result = body["result"]
-    assert body["attempt"] == 1 and {a["name"] for a in body["artifacts"]} == {"weights.safetensors", "weights.json"}
+    assert body["attempt"] == 1 and {a["name"] for a in body["artifacts"]} == {
+        "weights.safetensors", "weights.json", "posterior.safetensors", "reliability.png", "evidence.png"}
+    beats = result["laplace_beats_map"]
+    assert beats == {"nll": result["laplace"]["nll"] < result["map"]["nll"],
+                     "ece": result["laplace"]["ece"] < result["map"]["ece"]}
+    assert (result["advice"] is None) == beats["nll"]
+    png = job_client.get(f"/v1/jobs/{job['id']}/artifacts/reliability.png")
+    assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert result["n_train"] + result["n_test"] == 178 and result["n_test"] == round(0.2 * 178)
     for predictive in ("map", "laplace"):
         metrics = result[predictive]

@@ -16,7 +16,7 @@ from service.jobs.attempts import ArtifactFile, AttemptStatus
 from service.jobs.reaper import reap_lost_jobs
 from service.jobs.registry import load_plugins
 from service.jobs.spec import JobSpec
-from service.studies.errors import ConflictError
+from service.errors import ConflictError
 from tests.jobs.conftest import PLUGIN
 
 STALE = timedelta(seconds=60)

@@ -159,13 +159,14 @@ def _wait(cluster: Cluster, api: TestClient, job_id: str, predicate, timeout: fl
 def test_a_laplace_job_runs_to_success_on_a_worker(cluster: Cluster, api: TestClient) -> None:
     cluster.ensure_worker()
     job = api.post("/v1/jobs", json={"kind": "laplace", "dataset": "sklearn:wine", "task": "classification",
-                                     "model": {"kind": "mlp", "hidden": [8]}, "config": {"epochs": 3, "tune_steps": 3}})
+                                     "model": {"kind": "mlp", "hidden": [8]},
+                                     "config": {"epochs": 3, "tune_steps": 3, "plots": False}})
     assert job.status_code == 202 and job.json()["queue"] == "cpu"
     done = _wait(cluster, api, job.json()["id"], finished, timeout=60)
     assert done["state"] == "succeeded", (done, cluster.log_tail())
     assert done["attempt"] == 1 and done["worker"].endswith(f":{_child_pid_hint(done)}")
     result = api.get(f"/v1/jobs/{done['id']}/result").json()
-    assert result["result"]["map"]["accuracy"] >= 0 and len(result["artifacts"]) == 2
+    assert result["result"]["map"]["accuracy"] >= 0 and len(result["artifacts"]) == 3  # weights (2) + posterior
 
 
 def _child_pid_hint(job: dict) -> str:

@@ -10,7 +10,7 @@ from service.datasets.table import Table
 from service.jobs.data import make_splits
 from service.jobs.model_specs import parse_model_spec
 from service.jobs.networks import build_network
-from service.studies.errors import InvalidInputError
+from service.errors import InvalidInputError
 
 
 def _table() -> Table:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.db import Database
-from service.jobs.kinds.nam import auroc
+from bdl_core.calibration import auroc
 from tests.jobs.conftest import finished, make_settings, wait_for
 
 EFFECTS = {"blue": -0.8, "green": 0.0, "red": 0.8}
@@ -107,8 +107,8 @@ def test_nam_binary_classification_job_reports_auroc(client: TestClient) -> None
 def test_nam_job_rejects_a_cnn_model_and_multiclass_targets(client: TestClient) -> None:
     response = client.post("/v1/jobs", json={"kind": "nam", "dataset": "sklearn:wine", "task": "classification",
                                             "config": {"epochs": 1}})
-    job = wait_for(client, response.json()["id"], finished)
-    assert job["state"] == "failed" and "binary classification" in job["error"]
+    # issue 21: an impossible combination is a 422 at submission, not a job that fails when it runs
+    assert response.status_code == 422 and "binary classification" in response.json()["detail"]
     response = client.post("/v1/jobs", json={"kind": "nam", "dataset": "sklearn:diabetes", "task": "regression",
                                             "model": {"kind": "cnn"}, "config": {"epochs": 1}})
     job = wait_for(client, response.json()["id"], finished)

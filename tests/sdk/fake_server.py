@@ -1,4 +1,4 @@
-"""A small in-memory fake of the bdlopt REST API (docs/api.md) served through ``httpx.MockTransport``.
+"""A small in-memory fake of the bdlopt REST API (openapi/openapi.json, served at /docs) served through ``httpx.MockTransport``.
 
 Only what the SDK tests need: studies, suggest (random points), observe, fail, abandon, heartbeat,
 paginated trials, best and a dummy predict. Every request is recorded in ``requests``.

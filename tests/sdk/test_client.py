@@ -1,4 +1,4 @@
-"""Client methods send the paths, query strings and bodies of docs/api.md and parse the responses."""
+"""Client methods send the paths, query strings and bodies of the OpenAPI document (openapi/openapi.json) and parse the responses."""
 
 from __future__ import annotations
 

@@ -17,6 +17,12 @@ def _job_artifact(res: Resources) -> tuple[str, str]:
     return job_id, result["artifacts"][0]["name"]
 
 
+def _job_predict(res: Resources) -> tuple[str, dict]:
+    job_id = res.job()
+    info = res.client.get(f"/v1/jobs/{job_id}/artifacts/weights.json", headers=res.headers).json()
+    return f"/v1/jobs/{job_id}/predict", {"json": {"rows": [[0.0] * len(info["feature_names"])]}}
+
+
 def _resource_cases():
     """(method, path) -> builder(resources of the owner) -> (url, request kwargs)."""
     return {
@@ -40,6 +46,7 @@ def _resource_cases():
         ("GET", "/v1/jobs/{job_id}/result"): lambda r: (f"/v1/jobs/{r.job()}/result", {}),
         ("GET", "/v1/jobs/{job_id}/artifacts/{name}"): lambda r: (
             "/v1/jobs/{}/artifacts/{}".format(*_job_artifact(r)), {}),
+        ("POST", "/v1/jobs/{job_id}/predict"): _job_predict,
         ("POST", "/v1/jobs/{job_id}/cancel"): lambda r: (
             f"/v1/jobs/{r.job(dataset='sklearn:diabetes', wait=False, epochs=100_000)}/cancel", {}),
     }

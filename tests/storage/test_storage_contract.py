@@ -14,7 +14,7 @@ from service.db.models import TrialRecord
 from service.db.types import utcnow
 from service.space.params import CategoricalParam, FloatParam, IntParam
 from service.studies import catalog, lifecycle, observe, queries, suggest
-from service.studies.errors import ConflictError, InvalidInputError, NotFoundError
+from service.errors import ConflictError, InvalidInputError, NotFoundError
 from service.studies.spec import Objective, StudySpec
 
 

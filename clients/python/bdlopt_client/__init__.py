@@ -1,4 +1,4 @@
-"""bdlopt Python SDK: a typed HTTP client of the bdlopt REST API (docs/api.md).
+"""bdlopt Python SDK: a typed HTTP client of the bdlopt REST API (openapi/openapi.json, served at /docs).
 
 Depends only on httpx, pydantic and tqdm and imports nothing of the server, so it can be installed
 and used on machines that only run evaluations::
@@ -60,7 +60,7 @@ __all__ = [
 
 #: The modules of the SDK (``service.sdk`` aliases each under its own name).
 SUBMODULES = ("client", "constraint_strings", "errors", "evaluation", "export", "job_models", "jobs", "journal", "models",
-              "nam", "optimize", "pruning", "report_result", "transport", "trial_handle", "trial_stopped")
+              "nam", "optimize", "pruning", "report_result", "result_markdown", "transport", "trial_handle", "trial_stopped")
 
 try:
     __version__ = _metadata.version("bdlopt-client")

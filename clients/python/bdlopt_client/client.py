@@ -1,4 +1,4 @@
-"""The bdlopt Python client: one method per REST endpoint of docs/api.md, plus :meth:`Client.optimize`.
+"""The bdlopt Python client: one method per REST endpoint of the OpenAPI document (openapi/openapi.json), plus :meth:`Client.optimize`.
 
 Example::
 
@@ -38,7 +38,7 @@ _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 API_KEY_ENV = "BDLOPT_API_KEY"
 #: Page size used by :meth:`Client.trials` when following pagination.
 TRIALS_PAGE_SIZE = 100
-#: Most points per ``predict`` request (api.md); longer lists are sent in chunks.
+#: Most points per ``predict`` request (the OpenAPI document); longer lists are sent in chunks.
 MAX_PREDICT_POINTS = 1000
 
 
@@ -89,11 +89,11 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
 
         Args:
             name: the study's name, unique among your studies.
-            parameters: the search space, one dict per parameter (api.md "Parameters").
+            parameters: the search space, one dict per parameter (the OpenAPI document).
             objectives: ``[{"name": ..., "goal": "minimize"|"maximize"}, ...]``. When omitted, a single
                 objective named ``objective`` (default ``"value"``) with ``goal`` is used.
             objective, goal: the single-objective shorthand.
-            surrogate, initial_design_size, seed, lease_seconds, surrogate_options: as in api.md;
+            surrogate, initial_design_size, seed, lease_seconds, surrogate_options: as in the OpenAPI document;
                 ``None`` leaves the server's default.
             outcome_constraints: ``"latency <= 0.2"`` strings or ``{"metric", "op", "bound"}`` dicts;
                 a constrained metric that is not an objective must be in every observation.

@@ -1,6 +1,6 @@
 """Typed exceptions raised by the bdlopt SDK, and the mapping from an HTTP error response to them.
 
-Every non-2xx response of the server (docs/api.md, "Errors") carries
+Every non-2xx response of the server (the ErrorBody schema of openapi/openapi.json) carries
 ``{"detail": str, "code": str, "errors": [{"loc": [...], "msg": str}]}``. :func:`error_from_response`
 turns such a response into the exception class of its status code, keeping the server's message, the
 machine code and the field errors. Bodies that are not JSON (a proxy's HTML 502 page, a plain-text
@@ -168,7 +168,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def error_from_response(response: httpx.Response) -> BdloptError:
     """Build the typed exception for a non-2xx ``response`` (does not raise it).
 
-    JSON bodies in the api.md error format give ``message=detail``, ``code`` and ``errors``; FastAPI's
+    JSON bodies in the service error format (ErrorBody) give ``message=detail``, ``code`` and ``errors``; FastAPI's
     default ``{"detail": [...]}`` validation body is also understood. Any other body gives its text
     (truncated to :data:`MAX_TEXT_BODY_CHARS`) as the message.
     """

@@ -91,3 +91,20 @@ class JobResult(_Tolerant):
     attempt: int | None = None
     result: dict[str, Any] = Field(default_factory=dict)
     artifacts: list[Artifact] = Field(default_factory=list)
+
+    def to_markdown(self) -> str:
+        """A markdown summary for the kind (``laplace``/``marglik``: whether the Laplace predictive beat the
+        MAP network, metrics side by side; ``nam``, ``prune`` and any other kind: see ``result_markdown``)."""
+        from .result_markdown import result_markdown
+
+        return result_markdown(self.kind, self.result, self.job_id)
+
+
+class JobPrediction(_Tolerant):
+    """A job posterior's predictive: ``mean``/``std`` (regression, target units) or ``probabilities`` (per class)."""
+
+    feature_names: list[str] = Field(default_factory=list)
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    classes: list[str] | None = None
+    probabilities: list[list[float]] | None = None

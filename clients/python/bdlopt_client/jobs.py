@@ -23,7 +23,7 @@ import httpx
 from tqdm.auto import tqdm
 
 from .errors import BdloptConnectionError, error_from_response
-from .job_models import Dataset, Job, JobPage, JobResult
+from .job_models import Dataset, Job, JobPage, JobPrediction, JobResult
 
 if TYPE_CHECKING:
     from .transport import ApiTransport
@@ -116,6 +116,21 @@ class JobsMixin:
         """The result of a succeeded job (``GET /v1/jobs/{id}/result``); ConflictError otherwise."""
         response = self._transport.request("GET", _job_path(job) + "/result", idempotent=True)
         return JobResult.model_validate(response.json())
+
+    def predict_job(self, job: str | Job, rows: Sequence[Sequence[float]], *, observation_noise: bool = True,
+                    link: str = "probit") -> JobPrediction:
+        """Predictions with uncertainty from a succeeded ``laplace``/``marglik`` job's posterior
+        (``POST /v1/jobs/{id}/predict``).
+
+        Args:
+            job: the job or its id.
+            rows: raw feature values, one sequence per row, in the job's ``feature_names`` order.
+            observation_noise: regression: include the noise in ``std``.
+            link: classification: ``"probit"`` or ``"mc"``.
+        """
+        body = {"rows": [list(map(float, row)) for row in rows], "observation_noise": observation_noise, "link": link}
+        response = self._transport.request("POST", _job_path(job) + "/predict", json=body, idempotent=True)
+        return JobPrediction.model_validate(response.json())
 
     def wait(self, job: str | Job, progress: bool = True, *, poll_interval: float = 1.0,
              timeout: float | None = None) -> Job:

@@ -1,4 +1,4 @@
-"""Pydantic models of the server's responses (docs/api.md), as the SDK returns them.
+"""Pydantic models of the server's responses (openapi/openapi.json), as the SDK returns them.
 
 These are the client's own copies of the wire format, deliberately separate from the server's schemas
 (the SDK must not import the server). They are tolerant: unknown fields are kept (``extra="allow"``)
@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Trial states of api.md v1 (a newer server may send others; ``Trial.state`` is a plain str).
+#: Trial states of API v1 (a newer server may send others; ``Trial.state`` is a plain str).
 TRIAL_STATES = ("pending", "completed", "failed", "abandoned", "expired", "early_stopped", "queued")
 
 

@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # only for type hints: the client imports this module
 
 logger = logging.getLogger("bdlopt_client")
 
-#: Most trials one ``suggest`` call may ask for (api.md: count is 1..64).
+#: Most trials one ``suggest`` call may ask for (the OpenAPI document: count is 1..64).
 MAX_SUGGEST_COUNT = 64
 #: Longest client id the server accepts (characters).
 MAX_CLIENT_ID_CHARS = 128

@@ -14,7 +14,7 @@ from service.api.schemas.common import ERROR_RESPONSES, ErrorBody, Offset, PageO
 from service.api.schemas.datasets import DatasetOut
 from service.api.schemas.links import UPLOADED_DATASET_LINKS
 from service.datasets import catalog
-from service.studies.errors import InvalidInputError
+from service.errors import InvalidInputError
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
 

@@ -1,4 +1,4 @@
-"""``/v1/jobs``: submit, list, read, result, artifacts, cancel."""
+"""``/v1/jobs``: submit, list, read, result, artifacts, predict, cancel."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from service.api.schemas.common import (
     Offset,
     PageOf,
 )
-from service.api.schemas.jobs import JobCreate, JobOut, JobResultOut, JobState
+from service.api.schemas.jobs import JobCreate, JobOut, JobPredictionOut, JobPredictIn, JobResultOut, JobState
 from service.api.schemas.links import SUBMITTED_JOB_LINKS
-from service.jobs import catalog
+from service.jobs import catalog, posterior_predict
 from service.workers.backend import JobBackend
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def submit_job(body: JobCreate, db: DatabaseDep, settings: SettingsDep, backend:
     """Queue a job; it runs on a worker (``state`` and ``progress`` tell how far it got)."""
     enforce(request, principal, "jobs")
     job = catalog.submit_job(db, body, max_attempts=settings.job_max_attempts, owner=principal.name,
-                             dataset_owner=principal.owner_filter())
+                             dataset_owner=principal.owner_filter(), datasets_dir=settings.resolved_datasets_dir())
     try:
         backend.dispatch(job.id, job.queue)
     except Exception as error:  # noqa: BLE001 - any broker failure
@@ -99,6 +99,17 @@ def download_artifact(job_id: str, name: str, db: DatabaseDep, settings: Setting
     disposition = "inline" if artifact.media_type in INLINE_MEDIA_TYPES else "attachment"
     return FileResponse(path, media_type=artifact.media_type, filename=artifact.name,
                         content_disposition_type=disposition, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/{job_id}/predict", responses=BODY_RESPONSES)
+def predict(job_id: str, body: JobPredictIn, db: DatabaseDep, settings: SettingsDep,
+            principal: PrincipalDep) -> JobPredictionOut:
+    """Predictions with uncertainty from a succeeded ``laplace`` or ``marglik`` job's fitted posterior (409 for
+    other kinds or unfinished jobs; 422 naming ``rows`` for rows of the wrong width)."""
+    prediction = posterior_predict.predict(db, settings.resolved_artifacts_dir(), settings.resolved_datasets_dir(),
+                                           job_id, body.rows, owner=principal.owner_filter(),
+                                           observation_noise=body.observation_noise, link=body.link)
+    return JobPredictionOut(**prediction)
 
 
 @router.post("/{job_id}/cancel")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.jobs.spec import JobSpec
 from service.jobs.views import Artifact, Job, JobResult
@@ -73,3 +73,24 @@ class JobResultOut(BaseModel):
     def of(cls, result: JobResult) -> JobResultOut:
         return cls(job_id=result.job_id, kind=result.kind, attempt=result.attempt, result=result.result,
                    artifacts=[ArtifactOut.of(a) for a in result.artifacts])
+
+
+class JobPredictIn(BaseModel):
+    """Rows to predict at with a succeeded ``laplace`` or ``marglik`` job's posterior."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[list[float]] = Field(min_length=1, max_length=1000, description="Raw feature values, one list per "
+                                    "row, in the order of the job's feature_names (weights.json).")
+    observation_noise: bool = Field(default=True, description="Regression: include the noise in the std.")
+    link: Literal["probit", "mc"] = Field(default="probit", description="Classification predictive link.")
+
+
+class JobPredictionOut(BaseModel):
+    """The Laplace predictive: ``mean`` and ``std`` (regression, target units) or ``probabilities`` per class."""
+
+    feature_names: list[str]
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    classes: list[str] | None = None
+    probabilities: list[list[float]] | None = None

@@ -4,8 +4,10 @@ Each candidate (an architecture and/or a prior or posterior structure) is traine
 ``bdl_core.marglik.train``, which interleaves MAP steps with hyperparameter steps on the Laplace
 evidence. The candidate with the highest final log marginal likelihood is chosen; the result
 also holds every candidate's history and held-out metrics (MAP and Laplace predictive), so a
-user can see whether the evidence picked well. Artifacts: the chosen network's
-``weights.safetensors`` and ``weights.json``.
+user can see whether the evidence picked well, and ``laplace_beats_map`` (with ``advice``) says
+whether each candidate's Laplace predictive beat its MAP network. Artifacts: the chosen network's
+``weights.safetensors`` and ``weights.json``, ``evidence.png`` (every candidate's evidence
+history) and ``reliability.png`` (classification, the chosen candidate).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from service.jobs.context import JobContext
 from service.jobs.evaluation import laplace_metrics, map_metrics, prior_summary
 from service.jobs.kinds.laplace import PriorStructure, Structure
+from service.jobs.map_comparison import comparison_report
 from service.jobs.model_artifacts import save_network
 from service.jobs.model_specs import ModelSpec, parse_model_spec
 from service.jobs.networks import build_network
+from service.jobs.posterior_predict import save_posterior
 from service.jobs.registry import JobConfig, JobKind, register
 
 #: Share of a candidate's progress for its training; the rest covers the final fit and evaluation.
@@ -79,6 +83,7 @@ class MarglikJobConfig(JobConfig):
     kfac: Literal["expand", "reduce"] = "expand"
     link: Literal["probit", "mc"] = "probit"
     ece_bins: int = Field(default=15, ge=2, le=100)
+    plots: bool = Field(default=True, description="Write the evidence-history and reliability-diagram PNGs.")
 
 
 def resolve_candidates(context: JobContext, config: MarglikJobConfig) -> list[tuple[str, ModelSpec, str, str]]:
@@ -147,12 +152,28 @@ def train_candidate(context: JobContext, config: MarglikJobConfig, index: int, t
     return network, la, history.to_dict()
 
 
+def _plots(context: JobContext, config: MarglikJobConfig, reports: list[dict[str, Any]], network: torch.nn.Module,
+           la: Any) -> list[str]:
+    """``evidence.png`` (every candidate's history) and, for classification, the chosen one's ``reliability.png``."""
+    from service.jobs.laplace_plots import evidence_png, save_reliability
+
+    names = []
+    histories = {r["name"]: (r["history"]["marglik_epochs"], r["history"]["log_marginal_likelihood"])
+                 for r in reports if r["history"]["marglik_epochs"]}
+    if histories:
+        content = evidence_png(histories, "epoch")
+        names.append(context.artifacts.save_bytes("evidence.png", content, "image/png").name)
+    if context.task == "classification":
+        names.append(save_reliability(context, network, la, link=config.link, n_bins=config.ece_bins))
+    return names
+
+
 def run(context: JobContext) -> dict[str, Any]:
     """Train every candidate, pick by marginal likelihood, evaluate all, save the chosen network."""
     config: MarglikJobConfig = context.config  # type: ignore[assignment]
     candidates = resolve_candidates(context, config)
     data = context.data
-    reports, fitted = [], []
+    reports, fitted, posteriors = [], [], []
     for index, candidate in enumerate(candidates):
         started = time.perf_counter()
         network, la, history = train_candidate(context, config, index, len(candidates), candidate)
@@ -170,6 +191,8 @@ def run(context: JobContext) -> dict[str, Any]:
             "laplace": laplace_metrics(la, data, context.task, ece_bins=config.ece_bins, link=config.link),
             "history": history, "train_seconds": time.perf_counter() - started,
         })
+        reports[-1].update(comparison_report(reports[-1]["map"], reports[-1]["laplace"], context.task, "marglik"))
+        posteriors.append(la)
         fitted.append(network)
         context.progress((index + 1) / len(candidates), f"candidate {index + 1}/{len(candidates)} done",
                          log_marglik=lml, force=True)
@@ -181,10 +204,16 @@ def run(context: JobContext) -> dict[str, Any]:
     artifacts = save_network(context, fitted[best], candidates[best][1], extra={
         "marglik": {"candidate": chosen["name"], "structure": chosen["structure"], "prior": chosen["prior"],
                     "log_marginal_likelihood": chosen["log_marginal_likelihood"],
-                    "prior_precision": chosen["prior_precision"], "sigma_noise": chosen["sigma_noise"]}})
+                    "prior_precision": chosen["prior_precision"], "sigma_noise": chosen["sigma_noise"],
+                    "kfac": config.kfac, "subset": "all", "n_train": int(data.x_train.shape[0])}})
+    artifacts.append(save_posterior(context, posteriors[best]))
+    if config.plots:
+        artifacts += _plots(context, config, reports, fitted[best], posteriors[best])
     return {
         "chosen": chosen["name"],
         "chosen_index": best,
+        "laplace_beats_map": chosen["laplace_beats_map"],
+        "advice": chosen["advice"],
         "best_on_test": reports[best_on_test]["name"],
         "selection_metric": metric,
         "candidates": reports,

@@ -30,7 +30,9 @@ from pydantic import Field
 from service.jobs import metrics
 from service.jobs.context import JobContext
 from service.jobs.data import DataSplits
+from service.errors import InvalidInputError
 from service.jobs.registry import JobConfig, JobKind, register
+from service.jobs.target_facts import TargetFacts
 
 DEFAULT_HIDDEN = [64]
 DEFAULT_ACTIVATION = "gelu"
@@ -110,21 +112,6 @@ def _raw(data: DataSplits, split: str, columns: list[int]) -> torch.Tensor:
     return x[:, columns] * std + mean
 
 
-def auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
-    """Area under the ROC curve: P(score of a random positive > that of a random negative), ties half."""
-    ranks = torch.empty_like(scores, dtype=torch.float64)
-    order = scores.argsort()
-    ranks[order] = torch.arange(1, scores.numel() + 1, dtype=torch.float64, device=scores.device)
-    for value in scores.unique():  # average ranks of ties
-        tied = scores == value
-        ranks[tied] = ranks[tied].mean()
-    positive = labels.bool()
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def _metrics(context: JobContext, fitted: Any, inputs: NamInputs) -> dict[str, dict[str, float]]:
     data = context.data
     with torch.no_grad():
@@ -140,7 +127,7 @@ def _metrics(context: JobContext, fitted: Any, inputs: NamInputs) -> dict[str, d
         p_map = torch.sigmoid(fitted.model(inputs.x_test))
         for name, p in (("laplace", p_laplace), ("map", p_map)):
             probs = torch.stack([1 - p, p], 1).clamp(1e-12, 1.0)
-            report[name] = {"auroc": auroc(p, data.y_test), "nll": metrics.categorical_nll(probs, data.y_test),
+            report[name] = {"auroc": metrics.auroc(p, data.y_test), "nll": metrics.categorical_nll(probs, data.y_test),
                             "accuracy": metrics.accuracy(probs, data.y_test),
                             "ece": metrics.expected_calibration_error(probs, data.y_test)}
         return report
@@ -290,6 +277,14 @@ def run(context: JobContext) -> dict[str, Any]:
     }
 
 
+def check_target(config: JobConfig, facts: TargetFacts) -> None:
+    """A nam job handles regression and binary classification: a multiclass target is a 422 at submission."""
+    if facts.task == "classification" and facts.n_classes() != 2:
+        raise InvalidInputError(f"target: nam jobs handle regression and binary classification; target "
+                                f"'{facts.target}' has {facts.n_classes()} classes", field="target")
+
+
 KIND = register(JobKind(name="nam", config=NamJobConfig, run=run,
                         summary="Laplace-approximated neural additive model: shape functions with credible "
-                                "bands, feature selection and interaction ranking by marginal likelihood"))
+                                "bands, feature selection and interaction ranking by marginal likelihood",
+                        check=check_target))

@@ -1,4 +1,4 @@
-"""Domain errors; the API turns each into an HTTP status with the message as ``detail``."""
+"""Service-wide domain errors; the API turns each into an HTTP status with the message as ``detail``."""
 
 from __future__ import annotations
 

@@ -1,0 +1,51 @@
+"""The likelihood of a network's outputs: one object instead of strings.
+
+``Likelihood.REGRESSION`` is a Gaussian with noise std sigma (curvature computed with unit
+noise and rescaled by 1 / sigma^2); ``Likelihood.CLASSIFICATION`` a categorical (softmax over
+C logits, or a Bernoulli on one logit for the additive model). It is a ``StrEnum``, so the
+names clients and configs use (``"regression"``, ``"classification"``) convert to it with
+:meth:`Likelihood.of` and compare equal to it; code asks the object (``is_regression``,
+:meth:`curvature_scale`, :meth:`targets`) instead of comparing strings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import torch
+from torch import Tensor
+
+LIKELIHOODS = ("regression", "classification")
+
+
+class Likelihood(StrEnum):
+    """Gaussian regression or categorical classification."""
+
+    REGRESSION = "regression"
+    CLASSIFICATION = "classification"
+
+    @classmethod
+    def of(cls, value: str | Likelihood) -> Likelihood:
+        """The likelihood named ``value`` (``ValueError`` naming the choices otherwise)."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {value!r}.") from None
+
+    @property
+    def is_regression(self) -> bool:
+        """True for the Gaussian likelihood (it has a learnable noise)."""
+        return self is Likelihood.REGRESSION
+
+    def curvature_scale(self, sigma: Tensor) -> Tensor | float:
+        """Factor of the unit-noise curvature: ``sigma ** -2`` (regression) or 1."""
+        return sigma.pow(-2) if self.is_regression else 1.0
+
+    def targets(self, y: Tensor, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """``y`` on ``device``: real targets in ``dtype`` (regression) or long class indices."""
+        return y.to(device=device, dtype=dtype) if self.is_regression else y.to(device).long()
+
+
+def check_likelihood(likelihood: str | Likelihood) -> Likelihood:
+    """The :class:`Likelihood` named ``likelihood`` (``ValueError`` unless it is one)."""
+    return Likelihood.of(likelihood)
