@@ -42,6 +42,8 @@ def submit_job(db: Database, spec: JobSpec, *, max_attempts: int = 3, owner: str
             f"target: column '{target}' is not in dataset '{dataset.id}' (columns: {', '.join(dataset.columns[:20])}"
             f"{', ...' if len(dataset.columns) > 20 else ''})", field="target",
         )
+    if kind.check_request is not None:
+        kind.check_request(config, spec, dataset, target)
     record = JobRecord(
         id=uuid.uuid4().hex, owner=owner, kind=kind.name, state="queued", dataset=dataset.id, target=target, task=spec.task,
         model=model, config=config.model_dump(mode="json"), device=spec.device, queue=queue_for(spec.device),

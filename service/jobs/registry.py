@@ -19,7 +19,9 @@ from service.jobs.validation import validate_section
 from service.studies.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from service.datasets.views import Dataset
     from service.jobs.context import JobContext
+    from service.jobs.spec import JobSpec
 
 
 class JobConfig(BaseModel):
@@ -42,12 +44,16 @@ class JobKind:
         run: called on a worker with the :class:`~service.jobs.context.JobContext`; returns the
             JSON-serialisable result.
         summary: one line for the docs.
+        check_request: optional submit-time check of the config against the request and its dataset,
+            called as ``check_request(config, spec, dataset, target)``; raises InvalidInputError naming
+            the field (so e.g. an image shape that does not fit the dataset is a 422, not a failed job).
     """
 
     name: str
     config: type[JobConfig]
     run: Callable[[JobContext], dict[str, Any]]
     summary: str = ""
+    check_request: Callable[[JobConfig, JobSpec, Dataset, str], None] | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
