@@ -39,13 +39,14 @@ def test_the_job_learns_shares_and_compares_against_single_path_networks(job_cli
             assert set(report[predictive]) == {"accuracy", "nll", "ece"}
             assert 0.0 <= report[predictive]["accuracy"] <= 1.0
         assert math.isfinite(report["log_marginal_likelihood"])
-    assert networks["learned"]["n_params"] == networks["conv_only"]["n_params"] + networks["dense_only"]["n_params"] - 1290
+    assert networks["learned"]["n_params"] == networks["conv_only"]["n_params"] + networks["dense_only"]["n_params"] - (2 * 10 + 10)  # read-out counted once
     names = {a["name"]: a for a in body["artifacts"]}
     assert set(names) == {"shares.png", "evidence.png", "weights.safetensors", "weights.json"}
     png = job_client.get(f"/v1/jobs/{job['id']}/artifacts/shares.png")
     assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
     meta = job_client.get(f"/v1/jobs/{job['id']}/artifacts/weights.json").json()
-    assert meta["model"]["paths"] == ["conv", "dense"] and len(meta["prior_precision"]) == 6
+    assert meta["model"]["paths"] == ["conv", "dense"] and meta["model"]["readout"] == "pool"
+    assert len(meta["prior_precision"]) == 6
 
 
 @pytest.mark.parametrize("config, dataset, field", [

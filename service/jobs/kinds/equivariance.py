@@ -4,7 +4,8 @@ likelihood (van der Ouderaa, Immer, van der Wilk, NeurIPS 2023), with ``bdl_core
 The dataset's rows are flattened images; ``config.image_shape`` ([H, W] or [C, H, W]; default
 [1, 8, 8] for ``sklearn:digits``) folds them. The network is ``[TwoPathConv2d -> activation] x K ->
 dense read-out``, each layer the SUM of a convolution (weight-shared, translation-equivariant) and a
-dense map of the flattened image (free). Every parameter tensor has its own prior precision, learned
+dense map of the flattened image (free), then a read-out (``config.readout``: global average pooling,
+which is translation-invariant, or a dense map of all values). Every parameter tensor has its own prior precision, learned
 by online marginal-likelihood training with K-FAC (``config.kfac``). A conv-only and a dense-only
 network (one path per layer) are trained the same way for comparison (``config.baselines``).
 
@@ -55,6 +56,8 @@ class EquivarianceJobConfig(JobConfig):
                                 description="Output channels of each two-path layer (K layers).")
     kernel_size: int = Field(default=3, ge=1, le=11, description="Odd kernel size of the convolutional paths.")
     activation: Literal["relu", "tanh", "gelu", "silu"] = "relu"
+    readout: Literal["pool", "flatten"] = Field(default="pool", description="'pool': global average over positions "
+                                                "then linear (translation-invariant); 'flatten': linear on all values.")
     epochs: int = Field(default=40, ge=1, le=10_000)
     batch_size: int = Field(default=128, ge=1, le=1_000_000)
     lr: float = Field(default=3e-3, gt=0.0, description="Adam learning rate of the weights.")
@@ -105,6 +108,7 @@ class TwoPathArchitecture(BaseModel):
     channels: list[int]
     kernel_size: int
     activation: str
+    readout: str
     paths: list[str]
 
 
@@ -147,7 +151,7 @@ def _train_network(context: JobContext, config: EquivarianceJobConfig, name: str
     data = context.data
     torch.manual_seed(config.seed)
     network = TwoPathNetwork(shape, data.n_outputs, config.channels, config.kernel_size, PATHS_OF[name],
-                             config.activation).to(device=context.device, dtype=context.dtype)
+                             config.activation, config.readout).to(device=context.device, dtype=context.dtype)
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data.x_train, data.y_train),
                                          batch_size=config.batch_size, shuffle=True, generator=generator)
@@ -210,7 +214,8 @@ def run(context: JobContext) -> dict[str, Any]:
         artifacts += [context.artifacts.save_bytes("shares.png", shares_png, "image/png").name,
                       context.artifacts.save_bytes("evidence.png", evidence_png, "image/png").name]
     architecture = TwoPathArchitecture(image_shape=shape, channels=config.channels, kernel_size=config.kernel_size,
-                                       activation=config.activation, paths=list(PATHS_OF["learned"]))
+                                       activation=config.activation, readout=config.readout,
+                                       paths=list(PATHS_OF["learned"]))
     artifacts += save_network(context, fitted["learned"].model, architecture, extra={
         "prior_precision": fitted["learned"].prior_precision.tolist(),
         "prior_groups": [group.name for group in fitted["learned"].layout.groups]})
