@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import nn
+from torch import Tensor, nn
 
 from .two_path import PATHS, TwoPathConv2d
 
@@ -59,13 +59,14 @@ class TwoPathNetwork(nn.Module):
         self.pool = readout == "pool"
         self.readout = nn.Linear(c if self.pool else c * h * w, n_outputs)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, n_outputs) outputs for flat inputs x (N, C*H*W)."""
         h = self.unflatten(x)
         for layer in self.layers:
             h = self.activation(layer(h))
         return self.readout(h.mean(dim=(2, 3)) if self.pool else h.flatten(1))
 
-    def layer_inputs(self, x) -> list:
+    def layer_inputs(self, x: Tensor) -> list[Tensor]:
         """The (N, C_in, H, W) input of every two-path layer for flat inputs x (no grad needed)."""
         inputs, h = [], self.unflatten(x)
         for layer in self.layers:

@@ -71,6 +71,7 @@ class TwoPathConv2d(nn.Module):
         return out
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, C_out, H, W) sum of the paths' outputs for inputs x (N, C_in, H, W)."""
         outputs = list(self.path_outputs(x).values())
         total = outputs[0]
         for extra in outputs[1:]:

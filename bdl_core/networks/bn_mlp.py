@@ -49,6 +49,7 @@ class BatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(num_features))
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, D) normalised features of x (N, D)."""
         use_batch = self.training and x.shape[0] > 1
         return F.batch_norm(x, self.running_mean, self.running_var, training=use_batch, momentum=self.momentum,
                             eps=self.eps)
@@ -71,6 +72,7 @@ class ShapedActivation(nn.Module):
         self.activation, self.gain = activation, float(gain)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x (any shape, e.g. (N, D)) mapped elementwise, same shape."""
         if self.activation == "linear" or self.gain == 0.0:
             return x
         act = {"tanh": torch.tanh, "sin": torch.sin, "relu": torch.relu}[self.activation](x)
