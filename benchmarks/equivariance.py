@@ -11,14 +11,14 @@ the learned network (each layer = convolution + dense map of the flattened image
 and dense-only networks, all trained the same way by online marginal likelihood (layerwise prior
 precisions, K-FAC ``--kfac``). ``--readouts`` selects the read-out(s): ``pool`` (global average,
 translation-invariant) and/or ``flatten`` (a dense map of all C*H*W values). The defaults are small
-(two layers of 2 channels, 20 epochs, the pool read-out) so that the run takes minutes on a shared
+(two layers of 8 channels, 20 epochs, the pool read-out) so that the run takes minutes on a shared
 CPU; each finished run is also printed to stderr.
 
 Reported per data set and read-out (mean ± sd over seeds): each layer's equivariant share (the conv
 path's share of the prior function variance under the learned precisions), the final log marginal
 likelihood and held-out accuracy / NLL / ECE of the MAP network for learned, conv-only, dense-only.
 
-    python -m benchmarks.equivariance [--seeds 3] [--epochs 20] [--channels 2,2] [--readouts pool]
+    python -m benchmarks.equivariance [--seeds 3] [--epochs 20] [--channels 8,8] [--readouts pool]
         [--kfac reduce] [--plot docs/images/equivariance_shares.png]
 """
 
@@ -81,7 +81,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--channels", type=lambda t: [int(c) for c in t.split(",")], default=[2, 2])
+    parser.add_argument("--channels", type=lambda t: [int(c) for c in t.split(",")], default=[8, 8])
     parser.add_argument("--readouts", type=lambda t: t.split(","), default=["pool"])
     parser.add_argument("--kfac", choices=["expand", "reduce"], default="reduce")
     parser.add_argument("--threads", type=int, default=1)

@@ -63,3 +63,16 @@ def test_bad_settings_are_422_naming_the_field(job_client: TestClient, config: d
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["loc"] == ["body", *field.split(".")]
     assert job_client.get("/v1/jobs").json()["total"] == 0  # nothing half-written
+
+
+def test_a_running_equivariance_job_stops_when_cancelled(job_client: TestClient) -> None:
+    config = {**SMALL, "epochs": 10_000, "burnin_epochs": 10_000}
+    response = job_client.post("/v1/jobs", json={"kind": "equivariance", "dataset": "sklearn:digits",
+                                                 "task": "classification", "config": config})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    running = wait_for(job_client, job_id, lambda j: (j["epoch"] or 0) >= 1, timeout=60)
+    assert running["state"] == "running" and "learned: epoch" in running["message"]
+    job_client.post(f"/v1/jobs/{job_id}/cancel")
+    cancelled = wait_for(job_client, job_id, finished, timeout=30)
+    assert cancelled["state"] == "cancelled" and cancelled["epoch"] < 10_000

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -36,6 +36,10 @@ from service.jobs.evaluation import laplace_metrics, map_metrics
 from service.jobs.model_artifacts import save_network
 from service.jobs.registry import JobConfig, JobKind, register
 from service.studies.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from service.datasets.views import Dataset
+    from service.jobs.spec import JobSpec
 
 #: Image shape (C, H, W) of the built-in image datasets, used when the config names none.
 DEFAULT_IMAGE_SHAPES: dict[str, list[int]] = {"sklearn:digits": [1, 8, 8]}
@@ -117,9 +121,10 @@ def image_shape_for(config: EquivarianceJobConfig, dataset_id: str) -> list[int]
     return config.image_shape if config.image_shape is not None else DEFAULT_IMAGE_SHAPES.get(dataset_id)
 
 
-def check_request(config: JobConfig, spec: Any, dataset: Any, target: str) -> None:
+def check_request(config: JobConfig, spec: JobSpec, dataset: Dataset, target: str) -> None:
     """Submit-time checks (422s naming the field): the image shape fits the dataset's pixel columns."""
-    assert isinstance(config, EquivarianceJobConfig)
+    if not isinstance(config, EquivarianceJobConfig):  # pragma: no cover - the registry pairs them
+        raise TypeError("check_request needs an EquivarianceJobConfig")
     if spec.model is not None:
         raise InvalidInputError("model: an equivariance job builds its networks from config.channels, "
                                 "config.kernel_size and config.activation; omit model", field="model")
