@@ -46,7 +46,7 @@ def submit_job(db: Database, spec: JobSpec, *, max_attempts: int = 3, owner: str
             f"{', ...' if len(dataset.columns) > 20 else ''})", field="target",
         )
     if kind.check is not None:
-        facts = TargetFacts(task=spec.task, target=target,
+        facts = TargetFacts(task=spec.task, target=target, dataset=dataset, model=spec.model,
                             load_table=lambda: load_table(db, datasets_dir or Path("."), dataset.id))
         kind.check(config, facts)
     record = JobRecord(

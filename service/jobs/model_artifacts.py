@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from torch import nn
 
 from service.jobs.context import JobContext
-from service.jobs.model_specs import ModelSpec
 
 
-def save_network(context: JobContext, network: nn.Module, spec: ModelSpec, *, prefix: str = "weights",
+def save_network(context: JobContext, network: nn.Module, spec: BaseModel, *, prefix: str = "weights",
                  extra: dict[str, Any] | None = None) -> list[str]:
-    """Write the weights and the metadata; returns the artifact names."""
+    """Write the weights and the metadata (``spec``: the architecture, e.g. a ModelSpec); returns the names."""
     data = context.data
     weights = context.artifacts.save_tensors(f"{prefix}.safetensors", dict(network.state_dict()),
                                              metadata={"job_id": context.job_id, "format": "pt"})

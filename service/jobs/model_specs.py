@@ -2,7 +2,8 @@
 
 ``{"kind": "mlp", "hidden": [50, 50], "activation": "relu"}`` or ``{"kind": "cnn", ...}`` (a small
 LeNet-style network for image-shaped inputs such as the 8x8 digits, so that K-FAC meets weight
-sharing). :mod:`service.jobs.networks` builds the ``torch.nn`` module.
+sharing) or ``{"kind": "bn_mlp", ...}`` (the batch-normalised MLP with orthogonal weights of Meterez et
+al. 2024, ``bdl_core.networks.bn_mlp``). :mod:`service.jobs.networks` builds the ``torch.nn`` module.
 """
 
 from __future__ import annotations
@@ -58,9 +59,25 @@ class CNNSpec(BaseModel):
         return sizes
 
 
-ModelSpec = MLPSpec | CNNSpec
+class BNMLPSpec(BaseModel):
+    """Batch-normalised MLP with bounded gradients at any depth (Meterez et al., ICLR 2024): ``depth`` hidden
+    layers ``BN(act_l(W_l h))`` of ``width`` units, W_l orthogonally initialised, BN without learned scale or
+    shift, then a linear head. ``activation`` ``"linear"`` is the paper's provable construction; a non-linear
+    one is shaped towards the identity with depth (gain ``l ** -shaping_exponent`` in hidden layer l; 0: no
+    shaping). Trained with batch statistics; the Laplace approximation and predictions use the running ones."""
 
-MODEL_SPECS: dict[str, type[BaseModel]] = {"mlp": MLPSpec, "cnn": CNNSpec}
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["bn_mlp"] = "bn_mlp"
+    width: int = Field(default=64, ge=1, le=4096)
+    depth: int = Field(default=8, ge=1, le=512, description="Number of hidden (linear + batch-norm) layers.")
+    activation: Literal["linear", "tanh", "sin", "relu"] = "linear"
+    shaping_exponent: float = Field(default=1.0, ge=0.0, le=4.0)
+
+
+ModelSpec = MLPSpec | CNNSpec | BNMLPSpec
+
+MODEL_SPECS: dict[str, type[BaseModel]] = {"mlp": MLPSpec, "cnn": CNNSpec, "bn_mlp": BNMLPSpec}
 
 
 def parse_model_spec(value: dict[str, Any] | None, section: str = "model") -> ModelSpec:

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from service.jobs.model_specs import CNNSpec, MLPSpec, ModelSpec
+from service.jobs.model_specs import BNMLPSpec, CNNSpec, MLPSpec, ModelSpec
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU}
 
@@ -37,6 +37,11 @@ def build_network(spec: ModelSpec, n_features: int, n_outputs: int, *, dtype: to
         network = _mlp(spec, n_features, n_outputs)
     elif isinstance(spec, CNNSpec):
         network = _cnn(spec, n_features, n_outputs)
+    elif isinstance(spec, BNMLPSpec):
+        from bdl_core.networks import bn_mlp
+
+        network = bn_mlp(n_features, n_outputs, spec.width, spec.depth, spec.activation, spec.shaping_exponent,
+                         dtype=dtype)
     else:  # pragma: no cover - the spec union is closed
         raise TypeError(f"unknown model spec {type(spec).__name__}")
     return network.to(device=device, dtype=dtype)

@@ -19,6 +19,7 @@ from service.jobs.validation import validate_section
 from service.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from service.datasets.views import Dataset
     from service.jobs.context import JobContext
     from service.jobs.target_facts import TargetFacts
 

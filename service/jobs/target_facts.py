@@ -1,4 +1,4 @@
-"""What a kind's submission check may ask about the requested target, computed only when asked.
+"""What a kind's submission check may ask about the request: its task, target, dataset and model.
 
 Counting the classes of a target reads the dataset, so :class:`TargetFacts` loads the table on the
 first call of :meth:`TargetFacts.n_classes` (only kinds with a ``check`` ever trigger it).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -22,11 +23,15 @@ class TargetFacts:
         task: ``"regression"`` or ``"classification"``.
         target: The target column.
         load_table: Returns the dataset's table.
+        dataset: The dataset's description (columns, categorical columns), or None.
+        model: The request's model specification, or None when the request gives none.
     """
 
     task: str
     target: str
     load_table: Callable[[], Table]
+    dataset: Any = None
+    model: Any = None
     _classes: int | None = field(default=None, repr=False)
 
     def n_classes(self) -> int:

@@ -107,6 +107,8 @@ def resolve_candidates(context: JobContext, config: MarglikJobConfig) -> list[tu
 def _describe(model: ModelSpec) -> str:
     if model.kind == "mlp":
         return "mlp-" + "-".join(str(width) for width in model.hidden) if model.hidden else "linear"
+    if model.kind == "bn_mlp":
+        return f"bn_mlp-{model.width}x{model.depth}-{model.activation}"
     return "cnn-" + "-".join(str(channels) for channels in model.channels)
 
 
