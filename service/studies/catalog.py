@@ -31,7 +31,7 @@ def create_study(db: Database, spec: StudySpec, *, owner: str = "local", default
 
     Raises ConflictError when ``owner`` already has a study of that name (names are unique per owner).
     """
-    record = _new_record(spec, owner, default_lease_seconds)
+    record = new_study_record(spec, owner, default_lease_seconds)
     try:
         with db.write() as session:
             session.add(record)
@@ -64,7 +64,8 @@ def create_or_load_study(db: Database, spec: StudySpec, *, owner: str = "local",
     raise ConflictError(f"a study named '{spec.name}' is being created concurrently; retry", field="name")
 
 
-def _new_record(spec: StudySpec, owner: str, default_lease_seconds: int) -> StudyRecord:
+def new_study_record(spec: StudySpec, owner: str, default_lease_seconds: int) -> StudyRecord:
+    """The record of a new study: every default resolved, so the record is self-contained."""
     return StudyRecord(
         id=new_id(),
         name=spec.name,

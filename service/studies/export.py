@@ -4,6 +4,7 @@ Format ``bdlopt.study`` version 1::
 
     {"format": "bdlopt.study", "version": 1,
      "study": {name, parameters, objectives, surrogate, surrogate_options, initial_design_size, seed,
+              outcome_constraints, parameter_constraints, early_stopping,
                lease_seconds, created_at},
      "trials": [{number, params, state, values, noise_sd, client_id, source, policy, fail_reason,
                  created_at, completed_at, lease_expires_at}, ...]}
@@ -23,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from service.db import Database
 from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
-from service.studies.catalog import new_id
+from service.studies.catalog import new_id, new_study_record
+from service.studies.training_data import outcome_names
 from service.errors import ConflictError, InvalidInputError
 from service.studies.records import load_study, trials_in_state
 from service.studies.spec import StudySpec
@@ -32,7 +34,7 @@ from service.studies.views import TRIAL_STATES, Study
 FORMAT = "bdlopt.study"
 VERSION = 1
 STUDY_FIELDS = ("name", "parameters", "objectives", "surrogate", "surrogate_options", "initial_design_size", "seed",
-                "lease_seconds")
+                "lease_seconds", "outcome_constraints", "parameter_constraints", "early_stopping")
 TRIAL_FIELDS = ("number", "params", "state", "values", "noise_sd", "client_id", "source", "policy", "fail_reason")
 TIME_FIELDS = ("created_at", "completed_at", "lease_expires_at")
 
@@ -79,16 +81,9 @@ def import_study(db: Database, document: dict[str, Any], *, owner: str, name: st
         first = error.errors()[0]
         field = ".".join(["study", *(str(part) for part in first["loc"])])
         raise InvalidInputError(f"{field}: {first['msg'].removeprefix('Value error, ')}", field=field) from error
-    study = StudyRecord(
-        id=new_id(), owner=owner, name=spec.name,
-        parameters=[p.model_dump(mode="json") for p in spec.parameters],
-        objectives=[o.model_dump(mode="json") for o in spec.objectives],
-        surrogate=spec.surrogate, surrogate_options=dict(spec.surrogate_options),
-        initial_design_size=spec.initial_design_size or spec.default_initial_design_size(),
-        seed=spec.seed if spec.seed is not None else 0,
-        lease_seconds=spec.lease_seconds or 3600,
-        created_at=_time(fields.get("created_at"), "study.created_at") or utcnow(),
-    )
+    study = new_study_record(spec, owner, default_lease_seconds=3600)
+    study.seed = spec.seed if spec.seed is not None else 0
+    study.created_at = _time(fields.get("created_at"), "study.created_at") or utcnow()
     trials = [_trial_record(study, item, index) for index, item in enumerate(document.get("trials") or [])]
     study.next_trial_number = max((t.number for t in trials), default=-1) + 1
     try:
@@ -108,16 +103,16 @@ def _trial_record(study: StudyRecord, item: dict[str, Any], index: int) -> Trial
     if item.get("state") not in TRIAL_STATES:
         raise InvalidInputError(f"{where}.state: one of {list(TRIAL_STATES)}, got {item.get('state')!r}",
                                 field=f"{where}.state")
-    if item.get("source") not in ("suggested", "external"):
-        raise InvalidInputError(f"{where}.source: 'suggested' or 'external'", field=f"{where}.source")
+    if item.get("source") not in ("suggested", "external", "enqueued"):
+        raise InvalidInputError(f"{where}.source: 'suggested', 'external' or 'enqueued'", field=f"{where}.source")
     if not isinstance(item.get("number"), int) or not isinstance(item.get("params"), dict):
         raise InvalidInputError(f"{where}: needs an integer number and a params object", field=where)
-    names = {o["name"] for o in study.objectives}
+    names = set(outcome_names(study))  # objectives and tracked metrics
     for key in ("values", "noise_sd"):
         given = item.get(key)
         if given is not None and (not isinstance(given, dict) or not set(given) <= names
                                   or not all(isinstance(v, (int, float)) for v in given.values())):
-            raise InvalidInputError(f"{where}.{key}: numbers keyed by the objectives {sorted(names)}",
+            raise InvalidInputError(f"{where}.{key}: numbers keyed by the objectives and tracked metrics {sorted(names)}",
                                     field=f"{where}.{key}")
     if item["state"] == "completed" and not item.get("values"):
         raise InvalidInputError(f"{where}.values: a completed trial needs its values", field=f"{where}.values")

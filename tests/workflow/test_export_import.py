@@ -60,3 +60,23 @@ def test_csv_and_dataframe_have_one_column_per_parameter_and_objective(sdk):
     assert list(done.values_loss) == [t.value for t in sdk.trials(study, state="completed")]
     assert frame.values_loss[frame.state != "completed"].isna().all()
     assert frame.params_n.dtype.kind == "i" and set(frame.params_act) <= {"relu", "tanh"}
+
+
+def test_multi_objective_constrained_conditional_study_round_trips(sdk):
+    space = [{"name": "model", "type": "categorical", "choices": ["svm", "tree"]},
+             {"name": "C", "type": "float", "low": 0.1, "high": 1.0, "when": {"parent": "model", "values": ["svm"]}},
+             {"name": "depth", "type": "int", "low": 1, "high": 6, "when": {"parent": "model", "values": ["tree"]}},
+             {"name": "w", "type": "float", "low": 0.0, "high": 1.0}]
+    study = sdk.create_study("mo-cond", space, objectives=[{"name": "error"}, {"name": "cost", "threshold": 3.0}],
+                             surrogate="random", seed=1, outcome_constraints=["memory <= 0.5"],
+                             parameter_constraints=["w <= 0.8"])
+    for trial in sdk.suggest(study, count=5):
+        p = trial.params
+        sdk.observe(study, trial, {"error": p["w"], "cost": 1 - p["w"], "memory": p.get("C", 0.1)})
+    document = sdk.export_study(study)
+    assert document["study"]["outcome_constraints"] == [{"metric": "memory", "op": "<=", "bound": 0.5}]
+    copy = sdk.import_study(document, name="mo-cond-copy")
+    again = sdk.export_study(copy)
+    assert again["study"].pop("name") == "mo-cond-copy" and document["study"].pop("name") == "mo-cond"
+    assert again == document
+    assert [t.id for t in sdk.pareto(copy)] and len(sdk.pareto(copy)) == len(sdk.pareto(study))
