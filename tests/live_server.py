@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,23 +35,33 @@ def port_is_free(port: int) -> bool:
 
 
 class ServerProcess:
-    """A started ``bdlopt serve`` subprocess."""
+    """A started ``bdlopt serve`` subprocess.
+
+    Its output goes to a temporary file, not a pipe: nobody reads a pipe while the server runs, and
+    once its 64 KiB buffer is full of log lines every request blocks on its log line.
+    """
 
     def __init__(self, database_url: str, port: int | None = None, extra_env: dict | None = None) -> None:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "BDLOPT_DATABASE_URL": database_url, "BDLOPT_TORCH_THREADS": "1", **(extra_env or {})}
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
         )
+
+    def output(self) -> str:
+        """Everything the server printed so far."""
+        self.log.seek(0)
+        return self.log.read()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until ``/readyz`` answers 200 (RuntimeError if the process dies or times out)."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.process.stdout.read()}")
+                raise RuntimeError(f"server exited early:\n{self.output()}")
             try:
                 if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
                     return
@@ -62,14 +73,14 @@ class ServerProcess:
 
     def stop(self) -> None:
         """Terminate politely, kill if it does not stop."""
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
