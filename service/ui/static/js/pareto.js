@@ -5,11 +5,11 @@
 import { api } from "./api.js";
 import { el, formatNumber, reportError } from "./layout.js";
 import { isMultiObjective } from "./outcomes.js";
+import { CONFIG, layout } from "./study_plots.js";
 
-const CONFIG = { displaylogo: false, responsive: true };
 const $ = (id) => document.getElementById(id);
 
-/** Trace names, also read by the tests. */
+/** The name of the front's trace (the tests find it by this name). */
 export const FRONT_TRACE = "Pareto front";
 
 let choicesFor = null; // the study id whose objective selects are filled
@@ -62,8 +62,7 @@ export function drawPareto(div, study, completed, front, nx, ny, referencePoint)
       name: "reference point", hoverinfo: "x+y", marker: { color: "#000", size: 10, symbol: "star" } });
   }
   const axis = (name) => ({ title: { text: `${name} (${goal[name]})` } });
-  window.Plotly.react(div, traces, { margin: { l: 60, r: 20, t: 20, b: 45 }, font: { size: 12 }, paper_bgcolor: "#fff",
-    plot_bgcolor: "#fff", legend: { orientation: "h", y: -0.22 }, xaxis: axis(nx), yaxis: axis(ny) }, CONFIG);
+  window.Plotly.react(div, traces, layout({ margin: { l: 60, r: 20, t: 20, b: 45 }, xaxis: axis(nx), yaxis: axis(ny) }), CONFIG);
 }
 
 function describe(study, pareto, completed, nx, ny) {

@@ -1,11 +1,12 @@
 // The study page's plots, drawn with the vendored plotly.js (cartesian bundle, window.Plotly).
 import { isNumeric } from "./space.js";
 
-const CONFIG = { displaylogo: false, responsive: true };
+export const CONFIG = { displaylogo: false, responsive: true };
 const LAYOUT = { margin: { l: 60, r: 20, t: 30, b: 45 }, font: { size: 12 }, paper_bgcolor: "#fff",
   plot_bgcolor: "#fff", legend: { orientation: "h", y: -0.25 } };
 
-function layout(extra) { return { ...LAYOUT, ...extra }; }
+/** The plots' common layout with ``extra`` on top. */
+export function layout(extra) { return { ...LAYOUT, ...extra }; }
 
 function axisType(parameter) { return isNumeric(parameter) && parameter.log ? "log" : "linear"; }
 
