@@ -205,6 +205,7 @@ def test_multiobjective_study_shows_its_front(browser, server, api, multi_study)
     assert front["mode"] == "lines+markers" and front["infeasible"] == len(infeasible)
     drawn = page.locator("#pareto-plot .scatterlayer .trace").nth(front["index"]).locator("path.point").count()
     assert drawn == len(pareto["trials"])
+    assert page.locator("#pareto-controls").is_hidden()  # no pair to choose with two objectives
     note = page.locator("#pareto-note").inner_text()
     assert f"{len(pareto['trials'])} of {N_MULTI}" in note and "inferred from the front" in note
     # history of one objective without a best-so-far line; a table column per objective and metric
