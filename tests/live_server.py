@@ -83,14 +83,14 @@ class ServerProcess:
 
     def stop(self) -> None:
         """Terminate politely, kill if it does not stop."""
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""

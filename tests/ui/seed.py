@@ -40,3 +40,28 @@ def create_study(client: httpx.Client, name: str, n_trials: int, seed: int = 0, 
         client.post(f"/v1/studies/{study_id}/observe",
                     json={"params": params, "values": {"loss": objective(params)}}).raise_for_status()
     return client.get(f"/v1/studies/{study_id}").json()
+
+
+def error_cost_latency(params: dict) -> dict:
+    """Two conflicting objectives (error falls and cost rises with x) and a tracked latency."""
+    x, y = params["x"], params["y"]
+    return {"error": (x - 0.8) ** 2 + 0.1 * y, "cost": 1.0 + x - 0.5 * y, "latency": x + y}
+
+
+def create_multiobjective_study(client: httpx.Client, name: str, n_trials: int, seed: int = 0, *,
+                                objectives: tuple[str, ...] = ("error", "cost")) -> dict:
+    """A study minimising ``objectives`` under ``latency <= 1.4``, ``n_trials`` outside observations at random points."""
+    study = client.post("/v1/studies", json={
+        "name": name,
+        "parameters": [{"name": "x", "type": "float", "low": 0.0, "high": 1.0},
+                       {"name": "y", "type": "float", "low": 0.0, "high": 1.0}],
+        "objectives": [{"name": n, "goal": "minimize"} for n in objectives],
+        "outcome_constraints": [{"metric": "latency", "op": "<=", "bound": 1.4}]})
+    study.raise_for_status()
+    study_id = study.json()["id"]
+    rng = random.Random(seed)
+    for _ in range(n_trials):
+        params = {"x": rng.uniform(0, 1), "y": rng.uniform(0, 1)}
+        values = {k: v for k, v in error_cost_latency(params).items() if k in (*objectives, "latency")}
+        client.post(f"/v1/studies/{study_id}/observe", json={"params": params, "values": values}).raise_for_status()
+    return client.get(f"/v1/studies/{study_id}").json()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.ui.browser import open_page
-from tests.ui.seed import create_study
+from tests.ui.seed import create_multiobjective_study, create_study
 
 N_TRIALS = 30
 PLOT_TIMEOUT_MS = 120_000  # the first predict fits the GP; a busy 2-core machine is slow
@@ -172,5 +172,97 @@ def test_study_page_follows_new_observations_without_reload(browser, server, api
     page.wait_for_selector("#slice-0 .js-fill", timeout=PLOT_TIMEOUT_MS)
     assert page.evaluate("() => window.notReloaded === true")
     assert page.locator("#trials tbody tr").count() == 3
+    page.context.close()
+    watch.assert_clean()
+
+
+N_MULTI = 20
+FRONT_POINTS = """() => {
+    const data = document.getElementById('pareto-plot').data || [];
+    const index = data.findIndex((t) => t.name === 'Pareto front');
+    return index < 0 ? null : {index, x: data[index].x, y: data[index].y, mode: data[index].mode,
+                               infeasible: data.find((t) => t.name === 'infeasible').x.length};
+}"""
+
+
+@pytest.fixture(scope="module")
+def multi_study(api) -> dict:
+    """Two objectives (error, cost) under a latency constraint, 20 outside observations."""
+    return create_multiobjective_study(api, "ui-error-vs-cost", N_MULTI, seed=11)
+
+
+def test_multiobjective_study_shows_its_front(browser, server, api, multi_study):
+    study_id = multi_study["id"]
+    pareto = api.get(f"/v1/studies/{study_id}/pareto").json()
+    trials = api.get(f"/v1/studies/{study_id}/trials", params={"limit": 100}).json()["items"]
+    infeasible = [t for t in trials if t["feasible"] is False]
+    assert 0 < len(pareto["trials"]) < N_MULTI and infeasible  # the seed makes both cases appear
+    page, watch = open_page(browser, server, f"/ui/studies/{study_id}")
+    page.wait_for_function(f"() => ({FRONT_POINTS})() !== null", timeout=30_000)
+    front = page.evaluate(FRONT_POINTS)
+    # the highlighted points are exactly /pareto's trials, connected (two objectives), and drawn
+    assert sorted(zip(front["x"], front["y"])) == sorted((t["values"]["error"], t["values"]["cost"]) for t in pareto["trials"])
+    assert front["mode"] == "lines+markers" and front["infeasible"] == len(infeasible)
+    drawn = page.locator("#pareto-plot .scatterlayer .trace").nth(front["index"]).locator("path.point").count()
+    assert drawn == len(pareto["trials"])
+    assert page.locator("#pareto-controls").is_hidden()  # no pair to choose with two objectives
+    note = page.locator("#pareto-note").inner_text()
+    assert f"{len(pareto['trials'])} of {N_MULTI}" in note and "inferred from the front" in note
+    # history of one objective without a best-so-far line; a table column per objective and metric
+    assert [t["name"] for t in page.evaluate("() => document.getElementById('history').data")] == [
+        "error (feasible)", "infeasible"]
+    headers = page.locator("#trials th").all_inner_texts()
+    assert [h.strip() for h in headers[2:6]] == ["error", "cost", "latency", "feasible"]
+    assert page.locator("#trials tbody tr.infeasible").count() == len(infeasible)
+    # the surrogate plots (of the first objective) still draw
+    page.wait_for_selector("#slice-0 .js-fill", timeout=PLOT_TIMEOUT_MS)
+    assert "first objective, error" in page.locator("#slices-note").inner_text()
+    page.wait_for_load_state("networkidle")
+    watch.assert_clean()
+    page.context.close()
+    # the studies list shows the front instead of calling /best (a 409 for this study)
+    page, watch = open_page(browser, server, "/ui")
+    row = page.locator("#studies tbody tr", has_text="ui-error-vs-cost")
+    page.wait_for_function("() => document.querySelector('#studies').textContent.includes('front of')")
+    assert f"front of {len(pareto['trials'])}" in row.inner_text()
+    page.wait_for_load_state("networkidle")
+    watch.assert_clean()
+    page.context.close()
+
+
+def test_pareto_card_switches_objective_pair_and_stays_hidden_for_one_objective(browser, server, api, study):
+    three = create_multiobjective_study(api, "ui-three", 8, seed=2, objectives=("error", "cost", "latency"))
+    page, watch = open_page(browser, server, f"/ui/studies/{three['id']}")
+    page.wait_for_function(f"() => ({FRONT_POINTS})() !== null", timeout=30_000)
+    assert page.locator("#pareto-controls").is_visible()
+    page.select_option("#pareto-y", "latency")
+    page.wait_for_function("() => document.getElementById('pareto-plot').layout.yaxis.title.text.startsWith('latency')")
+    pareto = api.get(f"/v1/studies/{three['id']}/pareto").json()
+    assert sorted(page.evaluate(FRONT_POINTS)["y"]) == sorted(t["values"]["latency"] for t in pareto["trials"])
+    assert page.evaluate(FRONT_POINTS)["mode"] == "markers"  # a projection of a 3-d front is not a staircase
+    page.context.close()
+    watch.assert_clean()
+    page, watch = open_page(browser, server, f"/ui/studies/{study['id']}")
+    page.wait_for_selector("#trials tbody tr")
+    assert page.locator("#pareto-card").is_hidden()
+    page.context.close()
+    watch.assert_clean()
+
+
+def test_constrained_single_objective_marks_infeasible_trials(browser, server, api):
+    constrained = create_multiobjective_study(api, "ui-constrained", 12, seed=5, objectives=("error",))
+    trials = api.get(f"/v1/studies/{constrained['id']}/trials").json()["items"]
+    infeasible = [t for t in trials if t["feasible"] is False]
+    feasible = [t for t in trials if t["feasible"] is True]
+    assert infeasible and feasible
+    page, watch = open_page(browser, server, f"/ui/studies/{constrained['id']}")
+    page.wait_for_selector("#trials tbody tr.infeasible")
+    history = {t["name"]: t for t in page.evaluate("() => document.getElementById('history').data")}
+    assert len(history["infeasible"]["x"]) == len(infeasible) and len(history["error (feasible)"]["x"]) == len(feasible)
+    # best so far counts feasible trials only, as /best does
+    assert history["best so far"]["y"][-1] == api.get(f"/v1/studies/{constrained['id']}/best").json()["values"]["error"]
+    assert page.locator("#trials tbody tr.infeasible").count() == len(infeasible)
+    assert page.locator("#pareto-card").is_hidden()
+    page.wait_for_load_state("networkidle")
     page.context.close()
     watch.assert_clean()

@@ -1,9 +1,13 @@
-// The study page: history, parallel coordinates, importances, slices, contour and the trials table,
-// refreshed by polling the study's trial counts (no reload).
+// The study page: history, parallel coordinates, importances, slices, contour, the Pareto front of a
+// study with several objectives and the trials table, refreshed by polling the study's trial counts
+// (no reload). The surrogate plots show the first objective (predict's ``mean``), and say so when
+// there are several.
 import { api, fetchAll } from "./api.js";
 import { DataTable } from "./table.js";
 import { el, formatDate, formatNumber, initLayout, poll, reportError, showError, stateBadge } from "./layout.js";
+import { constraintTexts, feasibleText, isConstrained, isMultiObjective, measuredNames } from "./outcomes.js";
 import { drawParallel } from "./parallel.js";
+import { paretoView } from "./pareto.js";
 import { isNumeric } from "./space.js";
 import { drawContour, drawHistory, drawImportances, drawSlice } from "./study_plots.js";
 import * as surrogate from "./surrogate.js";
@@ -18,10 +22,10 @@ let seenCounts = null;
 let seenCompleted = null;
 let table = null;
 
-// Views that apply to some studies only. Each is {id, applies(study, trials), render(study, trials)};
-// the Pareto front (several objectives) and intermediate values (reported per step) plug in here
-// once the API has them.
-const OPTIONAL_VIEWS = [];
+// Views that apply to some studies only. Each is {id, applies(study, trials), render(study, trials)}
+// (render may return a promise); intermediate values (reported per step) plug in here once the API
+// has them.
+const OPTIONAL_VIEWS = [paretoView];
 
 function objectiveOf(s) { return s.objectives[0]; }
 
@@ -29,20 +33,31 @@ function completedTrials() {
   return trials.filter((t) => t.state === "completed" && t.values).sort((a, b) => a.number - b.number);
 }
 
+/** The best feasible trial on the first objective (any trial when none is feasible): the plots' anchor. */
 function bestTrial(completed) {
   const { name, goal } = objectiveOf(study);
   const sign = goal === "maximize" ? -1 : 1;
-  return completed.reduce((best, t) => (best === null || sign * t.values[name] < sign * best.values[name] ? t : best), null);
+  const feasible = completed.filter((t) => t.feasible !== false);
+  return (feasible.length ? feasible : completed).reduce((best, t) => (best === null || sign * t.values[name] < sign * best.values[name] ? t : best), null);
 }
 
 function renderSummary() {
   document.title = `${study.name} - bdlopt`;
   $("title").textContent = study.name;
-  const objective = objectiveOf(study);
+  const objectives = study.objectives.map((o) => `${o.name} (${o.goal}${o.threshold === null || o.threshold === undefined
+    ? "" : `, threshold ${o.threshold}`})`).join(", ");
   const counts = Object.entries(study.trial_counts).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(", ");
+  const constraints = constraintTexts(study);
+  const extra = [];
+  if (constraints.length) extra.push(el("dt", {}, "constraints"), el("dd", {}, constraints.join("; ")));
+  if (isMultiObjective(study)) {
+    extra.push(el("dt", {}, "hypervolume"), el("dd", { id: "summary-hypervolume" },
+      study.hypervolume === null || study.hypervolume === undefined ? "no feasible trial yet" : formatNumber(study.hypervolume)));
+  }
   $("summary").replaceChildren(el("dl", { class: "kv" },
     el("dt", {}, "id"), el("dd", {}, study.id),
-    el("dt", {}, "objective"), el("dd", {}, `${objective.name} (${objective.goal})`),
+    el("dt", {}, study.objectives.length > 1 ? "objectives" : "objective"), el("dd", {}, objectives),
+    ...extra,
     el("dt", {}, "surrogate"), el("dd", {}, study.surrogate),
     el("dt", {}, "parameters"), el("dd", {}, study.parameters.map((p) => (isNumeric(p)
       ? `${p.name}: ${p.type} [${p.low}, ${p.high}]${p.log ? " log" : ""}` : `${p.name}: {${p.choices.join(", ")}}`)).join("; ")),
@@ -51,11 +66,11 @@ function renderSummary() {
 }
 
 function buildTable() {
-  const objective = objectiveOf(study).name;
   const columns = [
     { label: "number", value: (t) => t.number },
     { label: "state", value: (t) => t.state, render: (t) => stateBadge(t.state) },
-    { label: objective, value: (t) => (t.values ? t.values[objective] : null) },
+    ...measuredNames(study).map((name) => ({ label: name, value: (t) => t.values?.[name] ?? null })),
+    { label: "feasible", value: feasibleText, render: (t) => el("span", { class: `flag ${feasibleText(t)}` }, feasibleText(t)) },
     ...study.parameters.map((p) => ({ label: p.name, value: (t) => t.params[p.name] })),
     { label: "policy", value: (t) => t.policy || "" },
     { label: "source", value: (t) => t.source },
@@ -63,7 +78,8 @@ function buildTable() {
     { label: "completed_at", value: (t) => t.completed_at || "", render: (t) => formatDate(t.completed_at) },
     { label: "id", value: (t) => t.id },
   ];
-  table = new DataTable($("trials-table"), columns, { id: "trials", csvName: `${study.name}-trials.csv` });
+  table = new DataTable($("trials-table"), columns, { id: "trials", csvName: `${study.name}-trials.csv`,
+    rowClass: (t) => (t.feasible === false ? "infeasible" : null) });
   $("trial-filter").addEventListener("input", (event) => table.setFilterText(event.target.value));
   $("trial-state").addEventListener("change", (event) => {
     const state = event.target.value;
@@ -72,18 +88,50 @@ function buildTable() {
   $("download-csv").addEventListener("click", () => table.downloadCsv());
 }
 
-function renderTrialViews() {
+/** With several objectives the history shows one, chosen in a select, and no best so far. */
+function fillHistoryChoices() {
+  if (!isMultiObjective(study)) return;
+  const select = $("history-objective");
+  select.replaceChildren(...study.objectives.map((o) => el("option", { value: o.name }, `${o.name} (${o.goal})`)));
+  select.addEventListener("change", renderHistory);
+  $("history-controls").hidden = false;
+}
+
+function renderHistory() {
   const completed = completedTrials();
-  const objective = objectiveOf(study);
-  $("history-note").textContent = completed.length ? `${completed.length} completed trial(s).` : "No completed trial yet.";
-  if (completed.length) drawHistory($("history"), completed, objective.name, objective.goal);
-  if (completed.length) drawParallel($("parallel"), study.parameters, completed, objective.name);
+  const multi = isMultiObjective(study);
+  const objective = multi ? study.objectives.find((o) => o.name === $("history-objective").value) : objectiveOf(study);
+  const infeasible = completed.filter((t) => t.feasible === false).length;
+  const notes = [completed.length ? `${completed.length} completed trial(s).` : "No completed trial yet."];
+  if (infeasible) notes.push(`${infeasible} infeasible (grey crosses${multi ? "" : ", not counted in the best so far"}).`);
+  if (multi) notes.push("Several objectives have no single best trial, so there is no best-so-far line: see the Pareto front.");
+  $("history-note").textContent = notes.join(" ");
+  if (completed.length) drawHistory($("history"), completed, objective.name, objective.goal, { bestSoFar: !multi });
+}
+
+async function renderTrialViews() {
+  const completed = completedTrials();
+  const first = objectiveOf(study).name;
+  renderHistory();
+  if (completed.length) drawParallel($("parallel"), study.parameters, completed, first);
+  if (isMultiObjective(study)) {
+    $("parallel-note").textContent = `One line per completed trial, coloured by the first objective, ${first} (dark: low, yellow: high).`;
+  }
   table.setRows(trials);
   for (const view of OPTIONAL_VIEWS) {
     const section = $(view.id);
     section.hidden = !view.applies(study, trials);
-    if (!section.hidden) view.render(study, trials);
+    if (!section.hidden) await view.render(study, trials);
   }
+}
+
+/** What the surrogate plots show, for a study with several objectives or constraints. */
+function surrogateScope() {
+  const first = objectiveOf(study);
+  const parts = [];
+  if (isMultiObjective(study)) parts.push(`They show the first objective, ${first.name}: predict's mean and sd (its outcomes has the others).`);
+  if (isConstrained(study)) parts.push(`The other parameters are held at the best feasible trial${isMultiObjective(study) ? ` on ${first.name}` : ""}.`);
+  return parts.length ? ` ${parts.join(" ")}` : "";
 }
 
 function numericParameters() { return study.parameters.filter(isNumeric); }
@@ -111,7 +159,7 @@ async function renderContour() {
   if (px === py) { $("contour-note").textContent = "Choose two different parameters."; return; }
   const anchor = bestTrial(completed).params;
   const { xs, ys, z } = await surrogate.contour(study.id, px, py, anchor);
-  $("contour-note").textContent = "Surrogate mean; the other parameters are held at the best trial's values.";
+  $("contour-note").textContent = "Surrogate mean; the other parameters are held at the best trial's values." + surrogateScope();
   drawContour($("contour"), px, py, xs, ys, z, completed, objectiveOf(study).name);
 }
 
@@ -131,10 +179,12 @@ async function renderSurrogateViews() {
   slices.forEach((s, i) => drawSlice($(`slice-${i}`), s.parameter, s.grid, s.mean, s.sd, completed, objective));
   $("slices-note").textContent = "Surrogate mean and 95% credible band (mean ± 1.96 sd) along each parameter, "
     + "the others held at the best trial's values; dots are the observed trials."
-    + (study.surrogate === "random" ? " Random search has no model: these plots show the GP that predict fits to the same trials." : "");
+    + (study.surrogate === "random" ? " Random search has no model: these plots show the GP that predict fits to the same trials." : "")
+    + surrogateScope();
   await renderContour();
   const indices = await surrogate.importances(study.id, study.parameters);
   drawImportances($("importances"), study.parameters.map((p) => p.name), indices);
+  if (isMultiObjective(study)) $("importances-note").textContent = `Of the first objective, ${objectiveOf(study).name}.`;
   $("importances-values").textContent = study.parameters.map((p, i) =>
     `${p.name}: ${formatNumber(indices.first[i], 2)} / ${formatNumber(indices.total[i], 2)}`).join("; ");
 }
@@ -148,9 +198,9 @@ async function refresh() {
     seenCounts = counts;
     showError(""); // new data: an earlier message is stale
     trials = await fetchAll(`/v1/studies/${encodeURIComponent(studyId)}/trials`, 1000);
-    if (!table) { buildTable(); fillContourChoices(); }
+    if (!table) { buildTable(); fillContourChoices(); fillHistoryChoices(); }
     renderSummary();
-    renderTrialViews();
+    await renderTrialViews();
     $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
   }
   const completed = study.trial_counts.completed || 0;

@@ -1,25 +1,38 @@
 // The study page's plots, drawn with the vendored plotly.js (cartesian bundle, window.Plotly).
 import { isNumeric } from "./space.js";
 
-const CONFIG = { displaylogo: false, responsive: true };
+export const CONFIG = { displaylogo: false, responsive: true };
 const LAYOUT = { margin: { l: 60, r: 20, t: 30, b: 45 }, font: { size: 12 }, paper_bgcolor: "#fff",
   plot_bgcolor: "#fff", legend: { orientation: "h", y: -0.25 } };
 
-function layout(extra) { return { ...LAYOUT, ...extra }; }
+/** The plots' common layout with ``extra`` on top. */
+export function layout(extra) { return { ...LAYOUT, ...extra }; }
 
 function axisType(parameter) { return isNumeric(parameter) && parameter.log ? "log" : "linear"; }
 
-/** Objective value of each completed trial by trial number, with the best so far. */
-export function drawHistory(div, trials, objective, goal) {
-  const x = trials.map((t) => t.number);
-  const y = trials.map((t) => t.values[objective]);
+/**
+ * Objective value of each completed trial by trial number, with the best so far among the feasible
+ * ones (``bestSoFar: false`` leaves it out: a study with several objectives has no single best).
+ * Infeasible trials (``feasible: false``) are a separate trace of grey crosses.
+ */
+export function drawHistory(div, trials, objective, goal, { bestSoFar = true } = {}) {
+  const feasible = trials.filter((t) => t.feasible !== false);
+  const infeasible = trials.filter((t) => t.feasible === false);
+  const x = feasible.map((t) => t.number);
+  const y = feasible.map((t) => t.values[objective]);
   const better = goal === "maximize" ? Math.max : Math.min;
   const best = [];
   y.forEach((v, i) => best.push(i === 0 ? v : better(best[i - 1], v)));
-  window.Plotly.react(div, [
-    { x, y, mode: "markers", type: "scatter", name: objective, marker: { color: "#1f77b4", size: 7 } },
-    { x, y: best, mode: "lines", type: "scatter", name: "best so far", line: { shape: "hv", color: "#d62728", width: 2 } },
-  ], layout({ xaxis: { title: { text: "trial" } }, yaxis: { title: { text: objective } } }), CONFIG);
+  const traces = [{ x, y, mode: "markers", type: "scatter", name: infeasible.length ? `${objective} (feasible)` : objective,
+    marker: { color: "#1f77b4", size: 7 } }];
+  if (bestSoFar) {
+    traces.push({ x, y: best, mode: "lines", type: "scatter", name: "best so far", line: { shape: "hv", color: "#d62728", width: 2 } });
+  }
+  if (infeasible.length) {
+    traces.push({ x: infeasible.map((t) => t.number), y: infeasible.map((t) => t.values[objective]), mode: "markers",
+      type: "scatter", name: "infeasible", marker: { color: "#8c8c8c", size: 8, symbol: "x" } });
+  }
+  window.Plotly.react(div, traces, layout({ xaxis: { title: { text: "trial" } }, yaxis: { title: { text: objective } } }), CONFIG);
 }
 
 /** First-order and total Sobol indices of the surrogate mean, one pair of bars per parameter. */

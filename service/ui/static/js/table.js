@@ -34,10 +34,11 @@ export function downloadBlob(filename, blob) {
 /**
  * A table view. ``columns``: [{label, value(row) -> number|string, render?(row) -> Node|string, wrap?}]
  * (``wrap``: long text that may break over lines; other cells stay on one line).
- * ``filter(row, text)`` decides which rows a filter text keeps (default: any cell contains it).
+ * ``filter(row, text)`` decides which rows a filter text keeps (default: any cell contains it);
+ * ``rowClass(row)`` names a CSS class of a row's <tr> (or nothing).
  */
 export class DataTable {
-  constructor(container, columns, { id, filter, csvName } = {}) {
+  constructor(container, columns, { id, filter, csvName, rowClass } = {}) {
     this.columns = columns;
     this.rows = [];
     this.sortIndex = null;
@@ -46,6 +47,7 @@ export class DataTable {
     this.extraFilter = () => true;
     this.filter = filter || ((row, text) => columns.some((c) => String(c.value(row) ?? "").toLowerCase().includes(text)));
     this.csvName = csvName;
+    this.rowClass = rowClass || (() => null);
     this.table = el("table", { class: "data", id });
     this.container = container;
     container.append(el("div", { class: "scroll" }, this.table));
@@ -79,7 +81,7 @@ export class DataTable {
         this.render();
       },
     }, column.label)));
-    const body = this.visibleRows().map((row) => el("tr", {}, this.columns.map((column) => {
+    const body = this.visibleRows().map((row) => el("tr", { class: this.rowClass(row) }, this.columns.map((column) => {
       const value = column.value(row);
       const shown = column.render ? column.render(row) : typeof value === "number" ? formatNumber(value) : value;
       return el("td", { class: column.wrap ? "wrap" : typeof value === "number" ? "num" : null }, shown ?? "");
