@@ -8,7 +8,8 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.live_server import ServerProcess, live_server
+from tests.live_server import live_server
+from tests.multi_server import server_group
 
 CLIENTS = 16
 ROUNDS = 3
@@ -88,12 +89,5 @@ def test_concurrent_clients_postgres(fresh_postgres_url):
 
 @pytest.mark.postgres
 def test_concurrent_clients_two_server_processes_postgres(fresh_postgres_url):
-    first = ServerProcess(fresh_postgres_url)
-    second = ServerProcess(fresh_postgres_url, extra_env={"BDLOPT_MIGRATE_ON_STARTUP": "false"})
-    try:
-        first.wait_ready(timeout=180)
-        second.wait_ready(timeout=180)
-        _hammer(first.base_url, second.base_url)
-    finally:
-        first.stop()
-        second.stop()
+    with server_group(fresh_postgres_url, count=2, timeout=180) as group:
+        _hammer(*group.base_urls)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.live_server import ServerProcess
+from tests.multi_server import server_group
 
 SPACE = [{"name": f"x{i}", "type": "float", "low": 0.0, "high": 1.0} for i in range(3)]
 STEPS = 9
@@ -51,15 +51,9 @@ def _run(urls: list[str], name: str, surrogate: str, options: dict) -> list[dict
     ("lla", {"width": 16, "epochs": 200, "warm_epochs": 40}),
 ])
 def test_two_processes_suggest_what_one_process_suggests(fresh_postgres_url, surrogate, options) -> None:
-    first = ServerProcess(fresh_postgres_url)
-    first.wait_ready(timeout=180)
-    second = ServerProcess(fresh_postgres_url, extra_env={"BDLOPT_MIGRATE_ON_STARTUP": "false"})
-    try:
-        second.wait_ready(timeout=180)
-        shared = _run([first.base_url, second.base_url], "shared", surrogate, options)
-        alone = _run([second.base_url], "alone", surrogate, options)
-    finally:
-        first.stop()
-        second.stop()
+    with server_group(fresh_postgres_url, count=2, timeout=180) as group:
+        first, second = group.base_urls
+        shared = _run([first, second], "shared", surrogate, options)
+        alone = _run([second], "alone", surrogate, options)
     assert sum(p["policy"] == surrogate for p in shared) >= STEPS - 4, shared  # the model phase is exercised
     assert shared == alone
