@@ -114,12 +114,15 @@ class RangeParam(ParamBase):
             lo, hi = lo - 0.5, hi + 0.5
         return math.log(lo), math.log(hi)
 
-    def grid_values(self) -> list:
-        """All values of a grid, ascending."""
-        k = range(self.n_values)
+    def grid_value(self, k: int) -> Any:
+        """The ``k``-th value of a grid (``0 <= k < n_values``), without building the grid."""
         if self.integral:
-            return [int(self.low + i * int(self.grid_step)) for i in k]
-        return [min(tidy(self.low + i * self.grid_step), float(self.high)) for i in k]
+            return int(self.low + k * int(self.grid_step))
+        return min(tidy(self.low + k * self.grid_step), float(self.high))
+
+    def grid_values(self) -> list:
+        """All values of a grid, ascending (only for small grids: ``n_values`` entries)."""
+        return [self.grid_value(k) for k in range(self.n_values)]
 
     def grid_encodings(self, dtype: torch.dtype = torch.float64, device: torch.device | None = None) -> Tensor:
         """Encodings of ``grid_values()``, shape ``(n_values,)``, ascending."""
@@ -168,7 +171,7 @@ class RangeParam(ParamBase):
         if not self.is_grid:
             return float(min(max(tidy(self.low + u * (self.high - self.low)), self.low), self.high))
         k = min(int(math.floor(u * self.n_values)), self.n_values - 1)
-        return self.grid_values()[k]
+        return self.grid_value(k)
 
     def snap(self, column: Tensor) -> Tensor:
         col = column.to(torch.float64).clamp(0.0, 1.0)
