@@ -28,12 +28,13 @@ import warnings
 from dataclasses import dataclass
 
 import torch
-from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.models.model import Model
 from botorch.optim import optimize_acqf, optimize_acqf_discrete
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
-from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
+
+from service.optimizers.acquisition_function import build_acquisition
+from service.optimizers.cached_posterior import cached_posterior_model
 
 from service.optimizers.distinct_points import is_duplicate
 from service.optimizers.thompson_batch import thompson_batch
@@ -70,6 +71,8 @@ class AcquisitionOptions:
     max_baseline: int = 64
     max_enumerated: int = 4096
     max_acquisition_batch: int = 8
+    analytic: bool = True
+    sample_around_best: bool = True
 
 
 def optimization_bounds(space: SearchSpace, dtype: torch.dtype, device: torch.device | None) -> Tensor:
@@ -82,44 +85,6 @@ def optimization_bounds(space: SearchSpace, dtype: torch.dtype, device: torch.de
         )
         bounds[:, space.integer_dims] = ends[:, space.integer_dims]
     return bounds
-
-
-def select_baseline(model: Model, X_baseline: Tensor, max_points: int) -> Tensor:
-    """The ``min(n, max_points)`` rows of ``X_baseline`` ``(n, D)`` with the highest posterior mean."""
-    if X_baseline.shape[0] <= max_points:
-        return X_baseline
-    with torch.no_grad():
-        mean = model.posterior(X_baseline).mean.reshape(-1)
-    return X_baseline[mean.topk(max_points).indices]
-
-
-def build_qlognei(
-    model: Model,
-    X_baseline: Tensor,
-    pending: Tensor,
-    mc_samples: int,
-    seed: int,
-    max_baseline: int = 64,
-) -> qLogNoisyExpectedImprovement:
-    """qLogNEI with a seeded quasi-MC sampler.
-
-    Args:
-        model: fitted model of the (maximisation-oriented) objective on encoded inputs.
-        X_baseline: ``(n, D)`` observed points.
-        pending: ``(m, D)`` pending points (``m`` may be 0).
-        mc_samples: number of quasi-MC samples.
-        seed: sampler seed.
-        max_baseline: baseline pre-selection size (see ``AcquisitionOptions``).
-    """
-    X_baseline = select_baseline(model, X_baseline, max_baseline)
-    sampler = SobolQMCNormalSampler(sample_shape=torch.Size([mc_samples]), seed=seed)
-    return qLogNoisyExpectedImprovement(
-        model=model,
-        X_baseline=X_baseline,
-        sampler=sampler,
-        X_pending=pending if pending.shape[0] > 0 else None,
-        prune_baseline=True,
-    )
 
 
 def enumerate_discrete_space(space: SearchSpace, dtype: torch.dtype, device: torch.device | None,
@@ -182,8 +147,9 @@ def propose_batch(
         except for small fully discrete spaces (enumerated, observed/pending points
         excluded), where ``k`` is smaller when fewer unused points remain.
     """
+    model = cached_posterior_model(model) or model  # same posterior, a fraction of the cost
     n_acq = min(count, options.max_acquisition_batch)
-    candidates = _maximise_qlognei(model, space, X_baseline, pending, n_acq, seed, options)
+    candidates = _maximise_acquisition(model, space, X_baseline, pending, n_acq, seed, options)
     if count > n_acq:
         avoid = torch.cat([X_baseline, pending.to(X_baseline), space.canonicalize(candidates)])
         grid = enumerate_discrete_space(space, X_baseline.dtype, X_baseline.device, options.max_enumerated)
@@ -194,7 +160,7 @@ def propose_batch(
     return candidates
 
 
-def _maximise_qlognei(
+def _maximise_acquisition(
     model: Model,
     space: SearchSpace,
     X_baseline: Tensor,
@@ -218,7 +184,8 @@ def _maximise_qlognei(
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.manual_seed(seed)
-        acqf = build_qlognei(model, X_baseline, pending, options.mc_samples, seed, options.max_baseline)
+        acqf = build_acquisition(model, X_baseline, pending, count, options.mc_samples, seed,
+                                 options.max_baseline, analytic=options.analytic)
         if grid is not None:
             choices = grid[~is_duplicate(grid, torch.cat([X_baseline, pending]))]
             if choices.shape[0] == 0:
@@ -231,7 +198,8 @@ def _maximise_qlognei(
                 q=count,
                 num_restarts=num_restarts,
                 raw_samples=raw_samples,
-                options={"maxiter": maxiter, "batch_limit": num_restarts, "init_batch_limit": raw_samples},
+                options={"maxiter": maxiter, "batch_limit": num_restarts, "init_batch_limit": 2 * raw_samples,
+                         "sample_around_best": options.sample_around_best},
                 sequential=count > options.joint_max_q,
             )
         else:

@@ -43,6 +43,7 @@ from service.space.search_space import SearchSpace
 
 FIT_MAXITER = 75  # L-BFGS-B iterations from default hyperparameters
 WARM_FIT_MAXITER = 20  # ... from the previous fit's hyperparameters (a small correction)
+WARM_FIT_TOLERANCES = {"ftol": 1e-6, "gtol": 1e-3}  # L-BFGS-B stopping rule of a warm fit
 REFIT_MIN_N = 200  # above this size hyperparameters are re-optimised only when the data grew
 REFIT_GROWTH = 0.05  # ... by this fraction since the last optimisation
 SAFE_MIN_NOISE = 1e-3  # noise floor (standardised units) of the retry configuration
@@ -170,7 +171,7 @@ def fit_gp(
             warnings.simplefilter("ignore")
             fit_gpytorch_mll(
                 mll,
-                optimizer_kwargs={"options": {"maxiter": maxiter}},
+                optimizer_kwargs={"options": {"maxiter": maxiter, **(WARM_FIT_TOLERANCES if warm_started else {})}},
                 max_attempts=3 if safe else 2,
             )
     model.eval()
