@@ -80,8 +80,10 @@ class CachedPosteriorGP(Model):
         Z = X / self.lengthscale
         k_star = self.kernel(Z, self.scaled_train_X)  # (..., q, n)
         mean = self.constant + k_star @ self.alpha  # (..., q)
-        V = torch.linalg.solve_triangular(self.chol, k_star.transpose(-1, -2), upper=False)  # (..., n, q)
-        cov = self.kernel(Z, Z) - V.transpose(-1, -2) @ V
+        n = self.chol.shape[0]
+        # one triangular solve with all batch x q right-hand sides (a batched solve would copy the factor)
+        V = torch.linalg.solve_triangular(self.chol, k_star.reshape(-1, n).T, upper=False).T.reshape(k_star.shape)
+        cov = self.kernel(Z, Z) - V @ V.transpose(-1, -2)  # (..., q, q)
         q = X.shape[-2]
         cov = cov + COVARIANCE_JITTER * torch.eye(q, dtype=X.dtype, device=X.device)
         mean = self.y_mean + self.y_std * mean
