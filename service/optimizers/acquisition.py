@@ -1,7 +1,8 @@
-"""Batch proposal with qLogNoisyExpectedImprovement for any BoTorch model.
+"""Batch proposal by log expected improvement for any BoTorch model.
 
-Shared by the model-based policies (GP now, linearised Laplace later): given a fitted
-BoTorch ``Model`` on the encoded data, build qLogNEI (baseline = observed points,
+Shared by the model-based policies (GP, linearised Laplace): given a fitted BoTorch ``Model``
+on the encoded data, build the acquisition function (``acquisition_function``: analytic
+LogEI for one point without pending trials, else qLogNEI with baseline = observed points and
 ``X_pending`` = pending trials) and optimise it over the encoded box:
 
 * no float columns and at most ``max_enumerated`` points: exhaustive search over the
@@ -17,6 +18,11 @@ BoTorch ``Model`` on the encoded data, build qLogNEI (baseline = observed points
 Batches larger than ``max_acquisition_batch`` get their first points from qLogNEI and
 the rest from batch Thompson sampling (``thompson_batch``), which costs about as much
 as one more point.
+
+Speed: a plain ``SingleTaskGP`` is replaced for the optimisation by its closed-form
+``CachedPosteriorGP`` (same posterior, a fraction of GPyTorch's per-call cost); the
+multi-start of ``optimize_acqf`` also starts around the best observed points
+(``sample_around_best``), as Optuna's GPSampler starts from the best point.
 
 Integer columns are optimised inside ``[enc(low), enc(high)]`` (the encodings of the
 end integers), which is what ``discrete_dims`` requires and loses nothing.
@@ -60,6 +66,9 @@ class AcquisitionOptions:
             searched exhaustively (``optimize_acqf_discrete``).
         max_acquisition_batch: points of a batch chosen by qLogNEI; the rest of a larger
             batch comes from Thompson sampling (``thompson_batch``).
+        analytic: one point without pending trials uses analytic LogEI (``build_acquisition``).
+        sample_around_best: the continuous multi-start also scores perturbations of the
+            best observed points (BoTorch's ``sample_around_best``; doubles the raw samples).
     """
 
     num_restarts: int = 6
@@ -131,7 +140,7 @@ def propose_batch(
     seed: int,
     options: AcquisitionOptions = AcquisitionOptions(),
 ) -> Tensor:
-    """Maximise qLogNEI for a batch of up to ``count`` points.
+    """Maximise LogEI / qLogNEI for a batch of up to ``count`` points.
 
     Args:
         model: fitted BoTorch model on encoded inputs (maximisation-oriented outcomes).
@@ -169,7 +178,7 @@ def _maximise_acquisition(
     seed: int,
     options: AcquisitionOptions,
 ) -> Tensor:
-    """``propose_batch`` without the Thompson tail: ``(k <= count, D)`` qLogNEI maximisers."""
+    """``propose_batch`` without the Thompson tail: ``(k <= count, D)`` acquisition maximisers."""
     dtype, device = X_baseline.dtype, X_baseline.device
     pending = pending.to(X_baseline)
     bounds = optimization_bounds(space, dtype, device)

@@ -7,7 +7,8 @@ so there is no input transform; outcomes are standardised; known noise variances
 become ``train_Yvar`` (fixed-noise likelihood).
 
 Speed: hyperparameters are warm-started from the previous fit of the same study and
-L-BFGS-B is capped (``WARM_FIT_MAXITER`` when warm); an unchanged data set skips fitting,
+L-BFGS-B is capped (``WARM_FIT_MAXITER`` when warm) and stops at looser tolerances
+(``WARM_FIT_TOLERANCES``: a warm start is already near the optimum); an unchanged data set skips fitting,
 and above ``REFIT_MIN_N`` observations the hyperparameters are re-optimised only once
 the data grew by ``REFIT_GROWTH`` since the last optimisation (in between, the GP is
 conditioned on all data with the previous hyperparameters: exact, only their MAP is
