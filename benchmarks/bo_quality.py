@@ -4,8 +4,12 @@ For every problem, surrogate and seed, a study is run with ``Client.optimize`` a
 in-process app on a temporary SQLite database. Prints a markdown table of final best values,
 simple regret and median suggest latency, and writes best-so-far curves as PNG plots.
 
+The peer ``optuna`` (in ``--surrogates``; the ``bench`` extra: ``pip install -e '.[bench]'``) is
+Optuna's ``GPSampler`` run in process with the same budget: ``n_startup_trials`` = the problem's
+initial-design size (its default independent sampler draws those at random), seed = the seed.
+
     python -m benchmarks.bo_quality [--problems branin,hartmann6,ackley10,levy10,gramacy_lee2d]
-                                    [--surrogates random,gp,lla] [--seeds 5] [--plots benchmarks/results]
+                                    [--surrogates random,gp,lla,optuna] [--seeds 5] [--plots benchmarks/results]
 
 The machine's load average is printed with the table (latencies on a shared machine are noisy).
 """
@@ -64,6 +68,28 @@ def run_one(client: Client, problem: Problem, surrogate: str, seed: int, options
     return curve, latencies[problem.n_initial:]  # model-phase suggestions only (batch size 1)
 
 
+def run_optuna(problem: Problem, seed: int) -> tuple[list[float], list[float]]:
+    """The peer: Optuna's GPSampler in process; best-so-far curve and the model-phase ``ask`` latencies."""
+    try:
+        import optuna
+    except ImportError as exc:  # the peer is optional: pip install -e '.[bench]'
+        raise SystemExit("Optuna is not installed: pip install -e '.[bench]'") from exc
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=problem.n_initial)
+    study = optuna.create_study(sampler=sampler, direction="minimize")
+    distributions = {p.name: optuna.distributions.FloatDistribution(p.low, p.high) for p in problem.parameters}
+    curve, latencies, best = [], [], float("inf")
+    for _ in range(problem.n_total):
+        started = time.perf_counter()
+        trial = study.ask(distributions)
+        latencies.append(time.perf_counter() - started)
+        value = problem.objective(trial.params)
+        study.tell(trial, value)
+        best = min(best, value)
+        curve.append(best)
+    return curve, latencies[problem.n_initial:]
+
+
 def plot(problem: Problem, curves: dict[str, list[list[float]]], path: Path) -> None:
     """Median simple regret (best so far - optimum, log scale) with the inter-quartile band per surrogate."""
     import matplotlib
@@ -92,7 +118,7 @@ def plot(problem: Problem, curves: dict[str, list[list[float]]], path: Path) -> 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default=",".join(PROBLEM_NAMES))
-    parser.add_argument("--surrogates", default="random,gp")
+    parser.add_argument("--surrogates", default="random,gp,optuna", help="bdlopt surrogates and the peer 'optuna'")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--plots", default="benchmarks/results", help="directory for PNG plots")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app sets BDLOPT_TORCH_THREADS, default 1)")
@@ -121,7 +147,10 @@ def main(argv: list[str] | None = None) -> None:
                 for surrogate in surrogates:
                     finals, lat_all = [], []
                     for seed in range(args.seeds):
-                        curve, lat = run_one(client, problem, surrogate, seed, None)
+                        if surrogate == "optuna":
+                            curve, lat = run_optuna(problem, seed)
+                        else:
+                            curve, lat = run_one(client, problem, surrogate, seed, None)
                         curves.setdefault(surrogate, []).append(curve)
                         finals.append(curve[-1])
                         lat_all.extend(lat)

@@ -31,7 +31,8 @@ from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from botorch.utils.multi_objective.pareto import is_non_dominated
 from torch import Tensor
 
-from service.optimizers.acquisition import AcquisitionOptions, build_qlognei, optimization_bounds
+from service.optimizers.acquisition import AcquisitionOptions, optimization_bounds
+from service.optimizers.acquisition_function import build_qlognei
 from service.optimizers.outcomes import Outcomes
 from service.space.linear_constraints import LinearConstraints
 from service.space.search_space import SearchSpace

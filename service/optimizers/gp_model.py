@@ -7,7 +7,8 @@ so there is no input transform; outcomes are standardised; known noise variances
 become ``train_Yvar`` (fixed-noise likelihood).
 
 Speed: hyperparameters are warm-started from the previous fit of the same study and
-L-BFGS-B is capped (``WARM_FIT_MAXITER`` when warm); an unchanged data set skips fitting,
+L-BFGS-B is capped (``WARM_FIT_MAXITER`` when warm; ``WARM_FIT_TOLERANCES`` holds extra
+stopping options, empty: looser ones stalled a Hartmann6 run); an unchanged data set skips fitting,
 and above ``REFIT_MIN_N`` observations the hyperparameters are re-optimised only once
 the data grew by ``REFIT_GROWTH`` since the last optimisation (in between, the GP is
 conditioned on all data with the previous hyperparameters: exact, only their MAP is
@@ -43,6 +44,7 @@ from service.space.search_space import SearchSpace
 
 FIT_MAXITER = 75  # L-BFGS-B iterations from default hyperparameters
 WARM_FIT_MAXITER = 20  # ... from the previous fit's hyperparameters (a small correction)
+WARM_FIT_TOLERANCES: dict[str, float] = {}  # looser ftol 1e-6 / gtol 1e-3 stalled Hartmann6 seed 4 at -1.66
 REFIT_MIN_N = 200  # above this size hyperparameters are re-optimised only when the data grew
 REFIT_GROWTH = 0.05  # ... by this fraction since the last optimisation
 SAFE_MIN_NOISE = 1e-3  # noise floor (standardised units) of the retry configuration
@@ -170,7 +172,7 @@ def fit_gp(
             warnings.simplefilter("ignore")
             fit_gpytorch_mll(
                 mll,
-                optimizer_kwargs={"options": {"maxiter": maxiter}},
+                optimizer_kwargs={"options": {"maxiter": maxiter, **(WARM_FIT_TOLERANCES if warm_started else {})}},
                 max_attempts=3 if safe else 2,
             )
     model.eval()
