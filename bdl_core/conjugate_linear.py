@@ -32,7 +32,13 @@ from torch import Tensor
 
 @dataclass(frozen=True)
 class StudentTPredictive:
-    """Predictive distribution per query point: Student-t with ``df`` degrees of freedom."""
+    """Predictive distribution per query point: Student-t with ``df`` degrees of freedom.
+
+    Attributes:
+        loc: (m,) location per query point.
+        scale: (m,) scale per query point.
+        df: degrees of freedom (one for all points).
+    """
 
     loc: Tensor
     scale: Tensor

@@ -157,7 +157,7 @@ def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: LLAHyperp
     y_mean, y_std = _standardisation(y)
     ys = (y - y_mean) / y_std
     inputs = encoder(train_X)
-    net.eval().requires_grad_(False)
+    net.eval()
     n_params = sum(p.numel() for p in net.parameters())
     function_space = inputs.shape[0] < n_params
     predictive: LLAPredictive
@@ -168,6 +168,7 @@ def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: LLAHyperp
         with torch.no_grad():
             precision = la.posterior_precision_for(hypers.log_prior.exp(), hypers.sigma)
         predictive = ParametricPredictive(net, precision)
+    net.requires_grad_(False)
     info = dict(info or {})
     info.update({
         "regime": "function" if function_space else "parametric",

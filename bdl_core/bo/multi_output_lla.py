@@ -121,7 +121,18 @@ class MultiOutputLLAModel(Model):
 
     def posterior(self, X: Tensor, output_indices: list[int] | None = None, observation_noise: bool | Tensor = False,
                   posterior_transform: Any = None, **kwargs: Any) -> GPyTorchPosterior:
-        """Joint predictive over the q points and m outputs of each batch (latent; noise not added)."""
+        """Joint predictive over the q points and m outputs of each batch.
+
+        Args:
+            X: (*batch, q, D) encoded points.
+            output_indices: None (all m outputs).
+            observation_noise: True adds each output's fitted noise variance.
+            posterior_transform: optional BoTorch posterior transform.
+
+        Returns:
+            ``GPyTorchPosterior`` of a multitask normal: mean (*batch, q, m), covariance
+            (*batch, q m, q m) over points and outputs (interleaved).
+        """
         if output_indices is not None and list(output_indices) != list(range(self.num_outputs)):
             raise ValueError("MultiOutputLLAModel predicts all its outputs jointly")
         X = X.to(self.train_X)

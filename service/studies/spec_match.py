@@ -23,7 +23,7 @@ COMPARED_WHEN_GIVEN = ("initial_design_size", "seed", "lease_seconds")
 def requested_values(spec: StudySpec) -> dict[str, Any]:
     """The stored form of every field the request pins down."""
     wanted: dict[str, Any] = {
-        "parameters": [p.model_dump(mode="json") for p in spec.parameters],
+        "parameters": [p.model_dump(mode="json", exclude_none=True) for p in spec.parameters],  # as stored
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
         "surrogate": spec.surrogate,
         "surrogate_options": dict(spec.surrogate_options),

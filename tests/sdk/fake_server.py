@@ -1,7 +1,7 @@
 """A small in-memory fake of the bdlopt REST API (openapi/openapi.json, served at /docs) served through ``httpx.MockTransport``.
 
 Only what the SDK tests need: studies, suggest (random points), observe, fail, abandon, heartbeat,
-paginated trials, best and a dummy predict. Every request is recorded in ``requests``.
+paginated trials, best, the Pareto front and a dummy predict. Every request is recorded in ``requests``.
 """
 
 from __future__ import annotations
@@ -83,6 +83,17 @@ class FakeServer:
             name, goal = study["objectives"][0]["name"], study["objectives"][0]["goal"]
             pick = max if goal == "maximize" else min
             return httpx.Response(200, json=pick(done, key=lambda t: t["values"][name]))
+        if rest == "/pareto":  # no constraints here: the non-dominated completed trials
+            done = [t for t in trials if t["state"] == "completed"]
+            signs = {o["name"]: (1 if o["goal"] == "maximize" else -1) for o in study["objectives"]}
+
+            def dominated(t: dict) -> bool:
+                return any(all(signs[n] * u["values"][n] >= signs[n] * t["values"][n] for n in signs)
+                           and any(signs[n] * u["values"][n] > signs[n] * t["values"][n] for n in signs)
+                           for u in done)
+
+            return httpx.Response(200, json={"trials": [t for t in done if not dominated(t)], "hypervolume": None,
+                                             "reference_point": None, "reference_point_inferred": True})
         if rest == "/predict":
             n = len(body["points"])
             return httpx.Response(200, json={"objective": study["objectives"][0]["name"], "mean": [0.5] * n,

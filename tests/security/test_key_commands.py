@@ -79,10 +79,10 @@ def test_revoke_refuses_unknown_keys_and_wrong_secrets(url, capsys):
     database.dispose()
 
 
-def _local_study(database: Database, tmp_path) -> str:
+def _local_study(database: Database, tmp_path, name: str = "s") -> str:
     app = create_app(Settings(data_dir=tmp_path, migrate_on_startup=False), database=database)
     with TestClient(app) as client:
-        return client.post("/v1/studies", json=STUDY).json()["id"]
+        return client.post("/v1/studies", json={**STUDY, "name": name}).json()["id"]
 
 
 def _visible_to(database: Database, tmp_path, key: str) -> int:
@@ -105,7 +105,7 @@ def test_the_first_key_says_local_data_exists_and_adopt_local_hands_it_over(sqli
 def test_create_with_adopt_local(sqlite_database, tmp_path, capsys):
     url = sqlite_database.url.render_as_string(hide_password=False)
     _local_study(sqlite_database, tmp_path)
-    _local_study(sqlite_database, tmp_path)
+    _local_study(sqlite_database, tmp_path, name="s2")  # study names are unique per owner
     out, err = _create(url, capsys, "--name", "bob", "--adopt-local")
     assert "'bob' now owns what local mode created: 2 studies" in err
     assert _visible_to(sqlite_database, tmp_path, out.strip()) == 2

@@ -37,11 +37,11 @@ def test_search_space_validation(client, parameters, field, words):
     assert client.get("/v1/studies").json()["total"] == 0
 
 
-def test_multi_objective_is_refused_for_now(client):
-    objectives = [{"name": "a", "goal": "minimize"}, {"name": "b", "goal": "maximize"}]
+def test_more_than_four_objectives_are_refused(client):
+    objectives = [{"name": f"o{i}", "goal": "minimize"} for i in range(5)]
     response = client.post("/v1/studies", json=study_body(objectives=objectives))
     assert response.status_code == 422
-    assert "exactly one objective" in response.json()["detail"]
+    assert "at most 4 objectives" in response.json()["detail"]
 
 
 def test_unknown_surrogate_and_bad_count(client):

@@ -60,7 +60,7 @@ __all__ = [
 
 #: The modules of the SDK (``service.sdk`` aliases each under its own name).
 SUBMODULES = ("client", "constraint_strings", "errors", "evaluation", "export", "job_models", "jobs", "journal", "models",
-              "nam", "optimize", "pruning", "report_result", "result_markdown", "transport", "trial_handle", "trial_stopped")
+              "nam", "optimize", "pruning", "report_result", "result_markdown", "transport", "trial_handle", "trial_stopped", "wire")
 
 try:
     __version__ = _metadata.version("bdlopt-client")

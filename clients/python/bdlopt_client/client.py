@@ -12,17 +12,25 @@ Example::
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 import pydantic
 
 from .constraint_strings import as_constraint
 from .errors import BdloptError, ConflictError, NotFoundError
+from .wire import (
+    as_plain_dict,
+    finite_number,
+    object_id,
+    parse_body,
+    plain_value,
+    response_json,
+    study_path,
+    trial_path,
+)
 from .export import ExportMixin
 from .jobs import JobsMixin
 from .models import Objective, Prediction, Study, StudyPage, Trial, TrialPage
@@ -113,10 +121,10 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
         if objectives is None:
             objectives_body = [{"name": objective or "value", "goal": goal}]
         else:
-            objectives_body = [_as_dict(item) for item in objectives]
+            objectives_body = [as_plain_dict(item) for item in objectives]
         body: dict[str, Any] = {
             "name": name,
-            "parameters": [_as_dict(parameter) for parameter in parameters],
+            "parameters": [as_plain_dict(parameter) for parameter in parameters],
             "objectives": objectives_body,
             "surrogate": surrogate,
         }
@@ -130,7 +138,7 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
         body.update({key: value for key, value in optional.items() if value is not None})
         # With load_if_exists a repeat is harmless (the server answers the existing study), so it is retried.
         response = self._transport.request("POST", "/v1/studies", json=body, idempotent=load_if_exists)
-        study = _parse(Study, response, _json(response))
+        study = parse_body(Study, response, response_json(response))
         if response.status_code == 200 and not load_if_exists:
             raise ConflictError(f"a study named '{name}' already exists (id {study.id}); "
                                 "pass load_if_exists=True to resume it", status_code=409, code="conflict")
@@ -139,29 +147,29 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
     def get_study_by_name(self, name: str) -> Study:
         """Your study called ``name`` (``GET /v1/studies?name=``); raises NotFoundError when there is none."""
         response = self._transport.request("GET", "/v1/studies", params={"name": name, "limit": 1}, idempotent=True)
-        page = _parse(StudyPage, response, _json(response))
+        page = parse_body(StudyPage, response, response_json(response))
         if not page.items:
             raise NotFoundError(f"no study named '{name}'", status_code=404, code="not_found")
         return self._remember(page.items[0])
 
     def get_study(self, study_id: str | Study) -> Study:
         """Fetch a study (``GET /v1/studies/{id}``) and refresh the cached copy."""
-        response = self._transport.request("GET", _study_path(study_id), idempotent=True)
-        return self._remember(_parse(Study, response, _json(response)))
+        response = self._transport.request("GET", study_path(study_id), idempotent=True)
+        return self._remember(parse_body(Study, response, response_json(response)))
 
     def list_studies(self, limit: int = 50, offset: int = 0) -> StudyPage:
         """One page of studies (``GET /v1/studies?limit=&offset=``)."""
         response = self._transport.request("GET", "/v1/studies", params={"limit": limit, "offset": offset},
                                            idempotent=True)
-        page = _parse(StudyPage, response, _json(response))
+        page = parse_body(StudyPage, response, response_json(response))
         for study in page.items:
             self._remember(study)
         return page
 
     def delete_study(self, study_id: str | Study) -> None:
         """Delete a study and its trials (``DELETE /v1/studies/{id}``)."""
-        self._transport.request("DELETE", _study_path(study_id), idempotent=True)
-        self._studies.pop(_id(study_id), None)
+        self._transport.request("DELETE", study_path(study_id), idempotent=True)
+        self._studies.pop(object_id(study_id), None)
 
     # ------------------------------------------------------------------ trials
     def suggest(self, study_id: str | Study, count: int = 1, client_id: str | None = None,
@@ -177,15 +185,15 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
         if client_id is not None:
             body["client_id"] = client_id
         if fixed is not None:
-            body["fixed"] = {key: _plain(value) for key, value in dict(fixed).items()}
-        response = self._transport.request("POST", _study_path(study_id) + "/suggest", json=body,
+            body["fixed"] = {key: plain_value(value) for key, value in dict(fixed).items()}
+        response = self._transport.request("POST", study_path(study_id) + "/suggest", json=body,
                                            idempotent=client_id is not None)
-        payload = _json(response)
+        payload = response_json(response)
         items = payload.get("trials", []) if isinstance(payload, dict) else payload
         if not isinstance(items, list):
             raise BdloptError("unexpected suggest response: no list of trials", status_code=response.status_code,
                               code="invalid_response", response_body=payload)
-        return [_parse(Trial, response, item) for item in items]
+        return [parse_body(Trial, response, item) for item in items]
 
     def observe(self, study_id: str | Study, trial_id: str | Trial | None = None,
                 values: float | Mapping[str, float] | None = None, *, params: Mapping[str, Any] | None = None,
@@ -207,14 +215,14 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
             raise ValueError("observe needs values")
         body: dict[str, Any] = {"values": self._objective_map(study_id, values, "values")}
         if trial_id is not None:
-            body["trial_id"] = _id(trial_id)
+            body["trial_id"] = object_id(trial_id)
         else:
-            body["params"] = {key: _plain(value) for key, value in dict(params or {}).items()}
+            body["params"] = {key: plain_value(value) for key, value in dict(params or {}).items()}
         if noise_sd is not None:
             body["noise_sd"] = self._objective_map(study_id, noise_sd, "noise_sd")
-        response = self._transport.request("POST", _study_path(study_id) + "/observe", json=body,
+        response = self._transport.request("POST", study_path(study_id) + "/observe", json=body,
                                            idempotent=trial_id is not None)
-        return _parse(Trial, response, _json(response))
+        return parse_body(Trial, response, response_json(response))
 
     def report(self, study_id: str | Study, trial_id: str | Trial, step: int,
                values: float | Mapping[str, float]) -> ReportResult:
@@ -224,39 +232,39 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
         early-stopping policy stopped the trial (it is then ``early_stopped``; stop evaluating it).
         """
         body = {"step": int(step), "values": self._objective_map(study_id, values, "values")}
-        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/report", json=body,
+        response = self._transport.request("POST", trial_path(study_id, trial_id) + "/report", json=body,
                                            idempotent=False)
-        return _parse(ReportResult, response, _json(response))
+        return parse_body(ReportResult, response, response_json(response))
 
     def enqueue(self, study_id: str | Study, params: Mapping[str, Any]) -> Trial:
         """Enqueue a point to evaluate (``POST .../trials``): a queued trial the next suggest hands out first."""
-        body = {"params": {key: _plain(value) for key, value in dict(params).items()}}
-        response = self._transport.request("POST", _study_path(study_id) + "/trials", json=body, idempotent=False)
-        return _parse(Trial, response, _json(response))
+        body = {"params": {key: plain_value(value) for key, value in dict(params).items()}}
+        response = self._transport.request("POST", study_path(study_id) + "/trials", json=body, idempotent=False)
+        return parse_body(Trial, response, response_json(response))
 
     def fail(self, study_id: str | Study, trial_id: str | Trial, reason: str | None = None) -> Trial:
         """Mark a pending trial failed (``POST .../trials/{id}/fail``), e.g. the evaluation crashed; idempotent."""
-        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/fail",
+        response = self._transport.request("POST", trial_path(study_id, trial_id) + "/fail",
                                            json={"reason": reason}, idempotent=True)
-        return _parse(Trial, response, _json(response))
+        return parse_body(Trial, response, response_json(response))
 
     def abandon(self, study_id: str | Study, trial_id: str | Trial) -> Trial:
         """Give a pending trial back without a result (``POST .../trials/{id}/abandon``); idempotent."""
-        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/abandon", idempotent=True)
-        return _parse(Trial, response, _json(response))
+        response = self._transport.request("POST", trial_path(study_id, trial_id) + "/abandon", idempotent=True)
+        return parse_body(Trial, response, response_json(response))
 
     def heartbeat(self, study_id: str | Study, trial_id: str | Trial) -> Trial:
         """Extend a pending trial's lease (``POST .../trials/{id}/heartbeat``); idempotent, so retried."""
-        response = self._transport.request("POST", _trial_path(study_id, trial_id) + "/heartbeat", idempotent=True)
-        return _parse(Trial, response, _json(response))
+        response = self._transport.request("POST", trial_path(study_id, trial_id) + "/heartbeat", idempotent=True)
+        return parse_body(Trial, response, response_json(response))
 
     def list_trials(self, study_id: str | Study, state: str | None = None, limit: int = TRIALS_PAGE_SIZE,
                     offset: int = 0) -> TrialPage:
         """One page of trials (``GET .../trials?state=&limit=&offset=``)."""
-        response = self._transport.request("GET", _study_path(study_id) + "/trials",
+        response = self._transport.request("GET", study_path(study_id) + "/trials",
                                            params={"state": state, "limit": limit, "offset": offset},
                                            idempotent=True)
-        return _parse(TrialPage, response, _json(response))
+        return parse_body(TrialPage, response, response_json(response))
 
     def trials(self, study_id: str | Study, state: str | None = None, limit: int | None = None) -> list[Trial]:
         """All trials of a study (or the first ``limit``), following the server's pagination.
@@ -284,20 +292,20 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
     def best(self, study_id: str | Study) -> Trial:
         """The best feasible completed trial (``GET .../best``); raises NotFoundError when none is completed
         and ConflictError for a study with several objectives (use :meth:`pareto`)."""
-        response = self._transport.request("GET", _study_path(study_id) + "/best", idempotent=True)
-        return _parse(Trial, response, _json(response))
+        response = self._transport.request("GET", study_path(study_id) + "/best", idempotent=True)
+        return parse_body(Trial, response, response_json(response))
 
     def pareto(self, study_id: str | Study) -> list[Trial]:
         """The feasible non-dominated completed trials (``GET .../pareto``), in trial order."""
-        response = self._transport.request("GET", _study_path(study_id) + "/pareto", idempotent=True)
-        return [_parse(Trial, response, item) for item in _json(response)["trials"]]
+        response = self._transport.request("GET", study_path(study_id) + "/pareto", idempotent=True)
+        return [parse_body(Trial, response, item) for item in response_json(response)["trials"]]
 
     def predict(self, study_id: str | Study, points: Sequence[Mapping[str, Any]]) -> Prediction:
         """Surrogate posterior mean and sd at N points (``POST .../predict``); ``mean``/``sd`` have length N.
 
         More than :data:`MAX_PREDICT_POINTS` points are sent in consecutive requests and concatenated.
         """
-        plain = [{key: _plain(value) for key, value in dict(point).items()} for point in points]
+        plain = [{key: plain_value(value) for key, value in dict(point).items()} for point in points]
         if not plain:
             raise ValueError("predict needs at least one point")
         objective: str | None = None
@@ -305,9 +313,9 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
         sd: list[float] = []
         for start in range(0, len(plain), MAX_PREDICT_POINTS):
             chunk = plain[start:start + MAX_PREDICT_POINTS]
-            response = self._transport.request("POST", _study_path(study_id) + "/predict", json={"points": chunk},
+            response = self._transport.request("POST", study_path(study_id) + "/predict", json={"points": chunk},
                                                idempotent=False)
-            part = _parse(Prediction, response, _json(response))
+            part = parse_body(Prediction, response, response_json(response))
             objective = part.objective
             mean.extend(part.mean)
             sd.extend(part.sd)
@@ -364,66 +372,10 @@ class Client(JobsMixin, PruningMixin, NamMixin, ExportMixin):
     def _objective_map(self, study_id: str | Study, values: float | Mapping[str, float], what: str) -> dict[str, float]:
         """``{objective: float}`` from a mapping, or from a scalar for a single-objective study."""
         if isinstance(values, Mapping):
-            result = {str(key): _finite(value, f"{what}[{key!r}]") for key, value in values.items()}
+            result = {str(key): finite_number(value, f"{what}[{key!r}]") for key, value in values.items()}
         else:
             names = self.study(study_id).objective_names
             if len(names) != 1:
                 raise ValueError(f"{what} must be a dict {{objective: value}} for a study with objectives {names}")
-            result = {names[0]: _finite(values, what)}
+            result = {names[0]: finite_number(values, what)}
         return result
-
-
-def _id(obj: str | Study | Trial) -> str:
-    return obj if isinstance(obj, str) else obj.id
-
-
-def _study_path(study_id: str | Study) -> str:
-    return "/v1/studies/" + quote(_id(study_id), safe="")
-
-
-def _trial_path(study_id: str | Study, trial_id: str | Trial) -> str:
-    return _study_path(study_id) + "/trials/" + quote(_id(trial_id), safe="")
-
-
-def _as_dict(item: Any) -> dict[str, Any]:
-    if hasattr(item, "model_dump"):
-        return item.model_dump(exclude_none=True)
-    return dict(item)
-
-
-def _plain(value: Any) -> Any:
-    """A numpy / torch scalar as the Python scalar JSON can encode; anything else unchanged."""
-    if not isinstance(value, (str, bytes, bool, int, float)) and hasattr(value, "item"):
-        try:
-            return value.item()
-        except (TypeError, ValueError):
-            return value
-    return value
-
-
-def _finite(value: Any, what: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} must be a number, got {value!r}") from exc
-    if not math.isfinite(number):
-        raise ValueError(f"{what} must be finite, got {number}; report a failed evaluation with fail()")
-    return number
-
-
-def _parse(model: type[_Model], response: httpx.Response, data: Any) -> _Model:
-    """Validate ``data`` (a 2xx body or part of it) as ``model``; a malformed body is a BdloptError."""
-    try:
-        return model.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise BdloptError(f"unexpected response body: {exc}", status_code=response.status_code,
-                          code="invalid_response", response_body=data) from exc
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise BdloptError(f"the server answered {response.status_code} with a body that is not JSON",
-                          status_code=response.status_code, code="invalid_response",
-                          response_body=response.text[:2000]) from exc
