@@ -148,6 +148,10 @@ TESTED_BLOCKS = {("Python SDK", "python"), ("curl", "sh"),
                  ("Benchmarks", "sh"), ("Run and test", "sh"), ("Deployment (Docker Compose)", "sh"),
                  # run verbatim by tests/stopping/test_readme_early_stopping.py
                  ("Early stopping", "python"),
+                 # run verbatim by tests/multiobjective/test_readme_examples.py
+                 ("Multi-objective and constrained studies", "python"),
+                 # run verbatim by test_conditional_example_runs above
+                 ("Search spaces", "python"),
                  # needs a CUDA host and the PyTorch index, which these machines cannot reach
                  ("GPU hosts", "sh")}
 

@@ -34,10 +34,15 @@ def _resource_cases():
         ("POST", "/v1/studies/{study_id}/trials/{trial_id}/fail"): lambda r: _trial_url(r, "fail"),
         ("POST", "/v1/studies/{study_id}/trials/{trial_id}/abandon"): lambda r: _trial_url(r, "abandon"),
         ("POST", "/v1/studies/{study_id}/trials/{trial_id}/heartbeat"): lambda r: _trial_url(r, "heartbeat"),
+        ("POST", "/v1/studies/{study_id}/trials/{trial_id}/report"): lambda r: (
+            _trial_url(r, "report")[0], {"json": {"step": 1, "values": {"f": 0.5}}}),
         ("GET", "/v1/studies/{study_id}/trials"): lambda r: (f"/v1/studies/{r.study()}/trials", {}),
         ("GET", "/v1/studies/{study_id}/trials.csv"): lambda r: (f"/v1/studies/{r.completed_study()}/trials.csv", {}),
         ("GET", "/v1/studies/{study_id}/export"): lambda r: (f"/v1/studies/{r.completed_study()}/export", {}),
         ("GET", "/v1/studies/{study_id}/best"): lambda r: (f"/v1/studies/{r.completed_study()}/best", {}),
+        ("GET", "/v1/studies/{study_id}/pareto"): lambda r: (f"/v1/studies/{r.completed_study()}/pareto", {}),
+        ("POST", "/v1/studies/{study_id}/trials"): lambda r: (
+            f"/v1/studies/{r.study()}/trials", {"json": {"params": {"x": 0.25, "y": 0.75}}}),
         ("POST", "/v1/studies/{study_id}/predict"): lambda r: (
             f"/v1/studies/{r.completed_study()}/predict", {"json": {"points": [{"x": 0.5, "y": 0.5}]}}),
         ("GET", "/v1/datasets/{dataset_id}"): lambda r: (f"/v1/datasets/{r.dataset()}", {}),

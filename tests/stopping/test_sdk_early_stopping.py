@@ -58,7 +58,7 @@ def test_should_stop_without_raising_and_a_user_stop(sdk):
             handle.report(epoch, params["x"] / (epoch + 1))
         return params["x"] / 6
 
-    sdk.optimize(reference, study, n_trials=2, progress=False)
+    sdk.optimize(reference, study, n_trials=3, progress=False)  # n_trials counts the study's evaluations
     worst_curve_steps = []
 
     def polled(params, handle):
@@ -69,14 +69,14 @@ def test_should_stop_without_raising_and_a_user_stop(sdk):
                 return 0.0  # ignored: the trial is already early-stopped
         return 1.0
 
-    sdk.optimize(polled, study, n_trials=1, progress=False)
+    sdk.optimize(polled, study, n_trials=4, progress=False)
     assert worst_curve_steps == [0, 1]
     assert [t.state for t in sdk.trials(study)][-1] == "early_stopped"
 
     def gives_up(params, handle):
         raise TrialStopped("my own rule")
 
-    sdk.optimize(gives_up, study, n_trials=1, progress=False)
+    sdk.optimize(gives_up, study, n_trials=5, progress=False)
     assert [t.state for t in sdk.trials(study)][-1] == "abandoned"
 
 
