@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(VENV)/bin/bdlopt serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 3 --dist loadfile
 
 openapi: $(STAMP)
 	$(VENV)/bin/bdlopt openapi

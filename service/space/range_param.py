@@ -182,6 +182,6 @@ class RangeParam(ParamBase):
             value = (lo + col * (hi - lo)).exp()
             n = torch.floor(value + 0.5).clamp(float(self.low), float(self.high))
             return ((n.log() - lo) / (hi - lo)).clamp(0.0, 1.0).to(column.dtype)
-        n = self.n_values
-        k = torch.floor(col * n).clamp(0.0, float(n - 1))
+        n = float(self.n_values)  # a float: an int range may exceed what a tensor int holds
+        k = torch.floor(col * n).clamp(0.0, n - 1.0)
         return ((k + 0.5) / n).to(column.dtype)

@@ -19,8 +19,12 @@ def _queued_point(i: int) -> dict:
     return {"model": "knn", "k": i + 1, "scale": bool(i % 2)}
 
 
-def _round(base_url: str, sid: str) -> list[dict]:
-    """Every client suggests once, all at the same moment; returns the trials handed out."""
+def _round(base_url: str, sid: str, tag: str) -> list[dict]:
+    """Every client suggests once, all at the same moment; returns the trials handed out.
+
+    Client ids carry the round's ``tag``: a client asking again under the id that holds pending trials
+    would get those back (held trials are re-offered), which is not what a new round of workers does.
+    """
     handed: list[dict] = []
     statuses: Counter = Counter()
     lock = threading.Lock()
@@ -29,7 +33,7 @@ def _round(base_url: str, sid: str) -> list[dict]:
     def worker(index: int) -> None:
         with httpx.Client(base_url=base_url, timeout=120) as http:
             barrier.wait()
-            response = http.post(f"/v1/studies/{sid}/suggest", json={"client_id": f"c{index}"})
+            response = http.post(f"/v1/studies/{sid}/suggest", json={"client_id": f"c{index}-{tag}"})
             with lock:
                 statuses[response.status_code] += 1
                 if response.status_code == 200:
@@ -54,13 +58,13 @@ def _run(base_url: str) -> None:
         assert response.status_code == 201, response.text
         queued.append(response.json()["id"])
 
-    first = _round(base_url, sid)
+    first = _round(base_url, sid, "r1")
     ids = [t["id"] for t in first]
     assert len(ids) == CLIENTS and len(set(ids)) == CLIENTS
     assert set(ids) <= set(queued), "a new point was handed out while queued ones were waiting"
     assert all(t["state"] == "pending" and t["source"] == "enqueued" for t in first)
 
-    second = _round(base_url, sid)
+    second = _round(base_url, sid, "r2")
     ids2 = [t["id"] for t in second]
     assert len(set(ids2)) == CLIENTS and not set(ids2) & set(ids), "a queued point was handed out twice"
     assert set(queued) - set(ids) <= set(ids2), "a queued point was skipped"
