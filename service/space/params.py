@@ -69,5 +69,7 @@ def validate_parameter_list(params: Sequence[Any]) -> list:
         if model.name in seen:
             raise ValueError(f"parameter '{model.name}': duplicate parameter name")
         seen.add(model.name)
+    if all(model.column == "fixed" for model in models):
+        raise ValueError("parameters: at least one parameter must be searched (every one is 'fixed')")
     check_conditions(models)
     return models

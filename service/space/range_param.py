@@ -21,6 +21,8 @@ from torch import Tensor
 
 from service.space.param_base import ParamBase, reject_bool
 
+# Beyond 2**53 steps a float64 grid can no longer hold every value exactly.
+MAX_GRID_STEPS = 2.0**53
 GRID_TOLERANCE = 1e-9
 
 
@@ -81,6 +83,8 @@ class RangeParam(ParamBase):
         low, high = info.data.get("low"), info.data.get("high")
         if low is not None and high is not None:
             k = (high - low) / value
+            if not (math.isfinite(k) and k <= MAX_GRID_STEPS):
+                raise ValueError(f"step ({value}) is too small for high - low ({high - low}): at most 2**53 steps")
             if abs(k - round(k)) > GRID_TOLERANCE * max(1.0, abs(k)):
                 raise ValueError(f"high - low ({high - low}) must be a multiple of step ({value})")
         return value

@@ -23,6 +23,7 @@ def space(params) -> SearchSpace:
     ({"name": "x", "type": "float", "low": 0, "high": 1, "step": 0.3}, "step", "multiple of step"),
     ({"name": "x", "type": "float", "low": 1, "high": 10, "log": True, "step": 1}, "step", "cannot be combined"),
     ({"name": "x", "type": "float", "low": 0, "high": 1, "step": -0.5}, "step", "positive"),
+    ({"name": "x", "type": "float", "low": 0, "high": 1, "step": 2.2e-311}, "step", "too small"),
     ({"name": "n", "type": "int", "low": 0, "high": 10, "step": 3}, "step", "multiple of step"),
     ({"name": "n", "type": "int", "low": 0, "high": 10, "step": 0}, "step", "greater than or equal to 1"),
     ({"name": "b", "type": "bool", "choices": [0, 1]}, "choices", "Extra inputs"),
@@ -123,3 +124,19 @@ def test_fixed_for_one_call_needs_the_parents_held() -> None:
         tree.encode_fixed({"model": "svm", "degree": 3})
     with pytest.raises(SpaceError, match="'nope': unknown parameter"):
         tree.encode_fixed({"nope": 1})
+
+
+def test_a_space_of_only_fixed_parameters_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one parameter must be searched"):
+        validate_parameter_list([{"name": "a", "type": "fixed", "value": 1}, {"name": "b", "type": "fixed", "value": "x"}])
+    # One searched parameter beside fixed ones is a space.
+    assert SearchSpace(validate_parameter_list([{"name": "a", "type": "fixed", "value": 1},
+                                                {"name": "b", "type": "bool"}])).dim == 1
+
+
+def test_an_only_fixed_study_is_a_422_naming_parameters(client) -> None:
+    response = client.post("/v1/studies", json={"name": "only-fixed", "objectives": [{"name": "f"}],
+                                                "parameters": [{"name": "a", "type": "fixed", "value": 1}]})
+    assert response.status_code == 422, response.text
+    assert "at least one parameter must be searched" in response.text
+    assert client.get("/v1/studies").json()["total"] == 0
