@@ -23,7 +23,7 @@ def main(base_url: str, calls_file: str, journal_file: str, n_trials: int) -> No
     study = client.create_study("crash", SPACE, objective="loss", surrogate="random", seed=0, load_if_exists=True)
 
     def fn(params: dict) -> float:
-        time.sleep(random.uniform(0.05, 0.3))
+        time.sleep(random.uniform(0.1, 0.5))
         value = (params["x"] - 1.0) ** 2 + (params["y"] - 2.0) ** 2
         with open(calls_file, "a") as handle:
             handle.write(json.dumps({"params": params, "value": value}) + "\n")
