@@ -187,7 +187,7 @@ def _satisfy_unschematised_rules(case) -> None:
 
 
 def _run_linked_calls(linked: schemathesis.BaseSchema, headers: dict[str, str],
-                      run_settings: settings) -> Counter[str]:
+                      run_settings: settings, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Run the state machine of ``linked`` (every check on every step); return 2xx counts per operation.
 
     Schemathesis (4.3x) decides with a random generator outside Hypothesis' control whether a step
@@ -196,7 +196,8 @@ def _run_linked_calls(linked: schemathesis.BaseSchema, headers: dict[str, str],
     gets a real trial id. Here every link is always followed (exploration rate 0), so a run is a
     function of its seed; drawn, unlinked values are the stateless run's job.
     """
-    _always_follow_links()
+    monkeypatch.setattr(stateful_module, "BASE_EXPLORATION_RATE", 0.0)
+    monkeypatch.setattr(stateful_module, "DEFAULT_USE_PROBABILITY", 1.0)
     successes: Counter[str] = Counter()
     repaired: set[int] = set()
 
@@ -228,26 +229,21 @@ def _run_linked_calls(linked: schemathesis.BaseSchema, headers: dict[str, str],
     return successes
 
 
-def _always_follow_links() -> None:
-    stateful_module.BASE_EXPLORATION_RATE = 0.0
-    stateful_module.DEFAULT_USE_PROBABILITY = 1.0
-
-
 STUDY_FLOW = ("POST /v1/studies", "POST /v1/studies/{study_id}/suggest", "POST /v1/studies/{study_id}/observe")
 
 
-def test_stateful_study_flow(fuzz_app) -> None:
+def test_stateful_study_flow(fuzz_app, monkeypatch) -> None:
     """create-study -> suggest -> observe (-> suggest ...), valid inputs, along the documented links."""
     flow = linked_schema.include(lambda ctx: f"{ctx.operation.method.upper()} {ctx.operation.path}" in STUDY_FLOW)
-    successes = _run_linked_calls(flow, fuzz_app, STUDY_FLOW_SETTINGS)
+    successes = _run_linked_calls(flow, fuzz_app, STUDY_FLOW_SETTINGS, monkeypatch)
     # The links were followed: studies created, points suggested for them, and observed.
     for operation in STUDY_FLOW:
         assert successes[operation] > 0, dict(successes)
 
 
-def test_stateful_documented_links(fuzz_app) -> None:
+def test_stateful_documented_links(fuzz_app, monkeypatch) -> None:
     """Every documented link (studies, trials, datasets, jobs), valid inputs."""
-    successes = _run_linked_calls(linked_schema, fuzz_app, ALL_LINKS_SETTINGS)
+    successes = _run_linked_calls(linked_schema, fuzz_app, ALL_LINKS_SETTINGS, monkeypatch)
     for operation in ("POST /v1/studies", "POST /v1/studies/{study_id}/suggest", "POST /v1/datasets",
                       "GET /v1/datasets/{dataset_id}", "POST /v1/jobs", "GET /v1/jobs/{job_id}"):
         assert successes[operation] > 0, dict(successes)
