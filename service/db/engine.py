@@ -5,12 +5,18 @@ UPDATE`` (the domain asks for it); on SQLite every write transaction opens with 
 a lock on the whole database (SQLite has no row locks), so write transactions are kept short and
 no model is ever fitted inside one. SQLite runs in
 WAL mode with a busy timeout, so readers never block and writers queue instead of failing.
+
+Within one process, SQLite write transactions also queue on a Python lock before ``BEGIN
+IMMEDIATE``: SQLite's busy handler waits by sleeping (up to 100 ms a try), so under many
+concurrent writers most of the time went to sleeping after the lock was already free; a thread
+lock hands over at once. The busy timeout still orders writers of different processes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+import threading
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -33,6 +39,8 @@ class Database:
             self.engine = self._sqlite_engine(url, sqlite_busy_timeout_ms)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # in-process queue of SQLite writers (module docstring); PostgreSQL locks rows, not the database
+        self._write_lock = threading.RLock() if self.is_sqlite else None
         writer = self.engine.execution_options(bdlopt_write=True)
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write = sessionmaker(bind=writer, expire_on_commit=False)
@@ -76,7 +84,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed when the block ends, rolled back whole on any error."""
-        with self._write() as session:
+        with self._write_lock or nullcontext(), self._write() as session:
             try:
                 yield session
                 session.commit()

@@ -148,6 +148,15 @@ class Policy(ABC):
 
     name: str = "policy"
 
+    def reads_history(self, space: SearchSpace, fixed: Mapping[int, float]) -> bool:
+        """Whether ``suggest`` needs the observed and pending trials in its request.
+
+        When False, the caller may pass empty ``X``, ``y`` and ``pending`` (the random policy on a
+        space whose draws never repeat reads only ``n_suggested``); this keeps a suggest O(1) in
+        the study's size.
+        """
+        return True
+
     @abstractmethod
     def suggest(self, request: SuggestRequest, warm: SurrogateState | None = None) -> Suggestion:
         """Propose ``request.count`` new points; ``Suggestion.X`` has shape ``(count, D)``.

@@ -12,6 +12,13 @@ several objectives, outcome constraints or linear parameter constraints:
   initial conditions are sampled inside the polytope).
 
 Categorical columns are optimised on their relaxed index and rounded afterwards, like integers.
+
+BoTorch compiles an optional fused C++ kernel for qLogNEHVI with ninja and ``-march=native`` the
+first time the acquisition is built (about 7 s on a quiet machine, minutes on a loaded 2-core
+one) and falls back to its pure PyTorch path when that fails. bdlopt takes the PyTorch path from
+the start: a compiler run inside a user's first multi-objective suggest (and again on every
+fresh worker or CI machine) costs more than the kernel saves at bdlopt's batch sizes. BoTorch
+offers no switch for this, so its load sentinel is set below (a private name, checked to exist).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import warnings
 
 import torch
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.acquisition.multi_objective import logei as multi_objective_logei
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
 from botorch.acquisition.objective import GenericMCObjective
@@ -36,6 +44,9 @@ from service.optimizers.acquisition_function import build_qlognei
 from service.optimizers.outcomes import Outcomes
 from service.space.linear_constraints import LinearConstraints
 from service.space.search_space import SearchSpace
+
+if hasattr(multi_objective_logei, "_load_attempted"):  # no run-time C++ build (module docstring)
+    multi_objective_logei._load_attempted = True
 
 
 def reference_point(outcomes: Outcomes) -> Tensor:

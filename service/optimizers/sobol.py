@@ -8,7 +8,7 @@ ints/categoricals) are skipped in favour of later points of the sequence.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor
@@ -89,6 +89,10 @@ class SobolPolicy(Policy):
     """Scrambled Sobol points (the "random" surrogate and the initial design of model policies)."""
 
     name = "sobol"
+
+    def reads_history(self, space: SearchSpace, fixed: Mapping[int, float]) -> bool:
+        """Only to skip points equal to earlier trials, which cannot happen when draws never repeat."""
+        return not space.draws_never_repeat(fixed)
 
     def suggest(self, request: SuggestRequest, warm: SurrogateState | None = None) -> Suggestion:
         """``request.count`` Sobol points continuing the sequence at ``request.n_suggested``."""

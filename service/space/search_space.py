@@ -91,6 +91,16 @@ class SearchSpace:
         """Whether some parameter has a condition."""
         return any(p.when is not None for p in self.all_parameters)
 
+    def draws_never_repeat(self, fixed: Mapping[int, float] | None = None) -> bool:
+        """Whether two distinct points of a scrambled Sobol sequence always decode to different trials.
+
+        True when some continuous column is always active and not held by ``fixed``: distinct
+        Sobol points differ in every coordinate, and such a column keeps the difference. Grids,
+        categoricals and conditional columns can map distinct points to one trial.
+        """
+        held = fixed or {}
+        return any(self.parameters[i].when is None and i not in held for i in self.continuous_dims)
+
     def bounds(self, dtype: torch.dtype = torch.float64, device: torch.device | None = None) -> Tensor:
         """Box of the encoding, shape ``(2, D)``: ``[0, 1]`` or ``[0, k-1]`` for categoricals."""
         b = torch.zeros(2, self.dim, dtype=dtype, device=device)

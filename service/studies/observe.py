@@ -10,7 +10,7 @@ from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
 from service.studies.catalog import new_id
 from service.errors import ConflictError, InvalidInputError
-from service.studies.records import bump_version, load_study, load_trial
+from service.studies.records import count_change, load_study, load_trial
 from service.studies.training_data import checked_params, outcome_names, search_space
 from service.studies.views import Trial
 
@@ -101,6 +101,6 @@ def observe(
         record.noise_sd = clean_noise
         record.completed_at = now
         record.lease_expires_at = None
+        count_change(study)
         session.flush()
-        bump_version(session, study_id)
         return Trial.from_record(record)

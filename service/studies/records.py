@@ -51,6 +51,13 @@ def bump_version(session: Session, study_id: str) -> None:
     )
 
 
+def count_change(study: StudyRecord) -> None:
+    """Like :func:`bump_version` for a study row this session loaded: ``version = version + 1`` is
+    emitted with the next flush, in the same UPDATE as the row's other changes (one statement less
+    on the suggest and observe paths)."""
+    study.version = StudyRecord.version + 1
+
+
 def expire_leases(session: Session, study_id: str, now: datetime) -> int:
     """Mark pending trials whose lease ran out as expired (bumping the study version); returns how many."""
     result = session.execute(

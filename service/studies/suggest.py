@@ -19,6 +19,12 @@
 A client that asks again with the ``client_id`` of live pending trials it holds gets those back
 instead of new ones (``held_trials``): nothing is computed.
 
+A policy that reads no history (``Policy.reads_history``: the random policy on a space whose
+Sobol draws never repeat) skips all of the above: held trials, queued trials and its points are
+handled in one short write transaction (:func:`suggest_in_one_transaction`). Drawing the next
+Sobol points is no model fit, and such a suggest costs the same at the millionth trial as at the
+first.
+
 Enqueued trials (state ``queued``, created by :func:`~service.studies.enqueue.enqueue`) are handed
 out first: the snapshot lists them (they count as pending for the model, which is asked only
 for the rest of the batch), and the commit claims them (``queued`` -> ``pending`` with a lease)
@@ -46,30 +52,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from dataclasses import replace
-
 import torch
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service.db import Database
-from service.db.models import TrialRecord
+from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
 from service.observability.metrics import FIT_FAILURES, SUGGEST_SECONDS
 from service.optimizers import SuggestRequest, Suggestion, SurrogateState, get_policy
 from service.optimizers.distinct_points import is_duplicate
 from service.optimizers.sobol import draw_sobol
 from service.space.param_base import same_value
-from service.space.search_space import SpaceError
+from service.space.search_space import SearchSpace, SpaceError
 from service.studies.catalog import new_id
 from service.studies.compute_locks import study_compute_lock
 from service.studies.held_trials import held_trials
 from service.errors import InvalidInputError
 from service.studies.model_states import load_model_state, save_model_state
-from service.studies.records import bump_version, expire_leases, load_study, trials_in_state
+from service.studies.records import count_change, expire_leases, load_study, trials_in_state
 from service.studies.training_data import build_request, search_space
 from service.studies.views import Trial
 
@@ -102,6 +107,8 @@ def suggest(
 ) -> list[Trial]:
     """Create ``count`` pending trials: queued ones first, the rest chosen jointly by the study's policy
     (see module docstring), every one holding the ``fixed`` values."""
+    if not reads_history(db, study_id, owner, fixed or {}):
+        return suggest_in_one_transaction(db, study_id, owner, count, client_id, dict(fixed or {}))
     with study_compute_lock(study_id):
         held = trials_held_by(db, study_id, owner, client_id, count)
         if held:
@@ -114,6 +121,47 @@ def suggest(
                 return trials
             logger.info("suggest study=%s: trials were created during round %d; starting over", study_id, round_)
     raise AssertionError("unreachable: the final round always commits")
+
+
+def reads_history(db: Database, study_id: str, owner: str | None, fixed: Mapping[str, Any]) -> bool:
+    """Whether the study's policy needs the trials to suggest (False: the random policy on a space
+    whose draws never repeat)."""
+    with db.read() as session:
+        study = load_study(session, study_id, owner=owner)
+        return get_policy(study.surrogate).reads_history(search_space(study), fixed_columns(study, fixed))
+
+
+def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, count: int, client_id: str | None,
+                               fixed: Mapping[str, Any]) -> list[Trial]:
+    """Suggest for a policy that reads no history: held trials, queued trials and the policy's
+    points, all in one short write transaction (the policy only continues its Sobol sequence, no
+    model is fitted), so concurrent suggests neither wait for a study lock nor start over."""
+    with db.write() as session:
+        study = load_study(session, study_id, owner=owner, lock=True)
+        held = held_trials(session, study_id, client_id, count, utcnow())
+        if held:
+            return [Trial.from_record(r) for r in held]
+        columns = fixed_columns(study, fixed)
+        claimed = claimable(trials_in_state(session, study_id, "queued"), fixed)[:count]
+        space = search_space(study)
+        X = torch.empty(0, space.dim, dtype=torch.float64)
+        policy = "queued"
+        if count > len(claimed):
+            request = build_request(study, [], [], count - len(claimed), fixed=columns)
+            started = time.perf_counter()
+            suggestion = get_policy(study.surrogate).suggest(request)
+            SUGGEST_SECONDS.labels(study.surrogate).observe(time.perf_counter() - started)
+            X, policy = suggestion.X, suggestion.policy
+        return store_trials(session, study, space, claimed, X, client_id, policy)
+
+
+def fixed_columns(study: StudyRecord, fixed: Mapping[str, Any]) -> dict[int, float]:
+    """``fixed`` ``{name: value}`` encoded for the study's space; a 422 at ``fixed.<name>`` when it does not fit."""
+    try:
+        return search_space(study).encode_fixed(fixed)
+    except SpaceError as error:
+        location = f"fixed.{error.field}" if error.field else "fixed"
+        raise InvalidInputError(f"fixed: {error}", field=location) from error
 
 
 def trials_held_by(db: Database, study_id: str, owner: str | None, client_id: str | None, count: int) -> list[Trial]:
@@ -131,11 +179,7 @@ def take_snapshot(db: Database, study_id: str, owner: str | None, count: int,
     fixed = dict(fixed or {})
     with db.read() as session:
         study = load_study(session, study_id, owner=owner)
-        try:
-            fixed_columns = search_space(study).encode_fixed(fixed)
-        except SpaceError as error:
-            location = f"fixed.{error.field}" if error.field else "fixed"
-            raise InvalidInputError(f"fixed: {error}", field=location) from error
+        columns = fixed_columns(study, fixed)
         now = utcnow()
         # An early-stopped trial enters as an observation of its last reported value (see reports.py).
         completed = trials_in_state(session, study_id, "completed", "early_stopped")
@@ -144,7 +188,7 @@ def take_snapshot(db: Database, study_id: str, owner: str | None, count: int,
             if t.lease_expires_at is None or t.lease_expires_at >= now
         ]
         queued = trials_in_state(session, study_id, "queued")
-        request = build_request(study, completed, pending + queued, count, fixed=fixed_columns)
+        request = build_request(study, completed, pending + queued, count, fixed=columns)
         warm = load_model_state(session, study_id, study.surrogate) if study.surrogate != "random" else None
         claim = tuple(t.id for t in claimable(queued, fixed)[:count])
         return Snapshot(request, warm, study.surrogate, study.next_trial_number, study.version, claim, fixed)
@@ -197,23 +241,30 @@ def commit(
                 return None
             X = _avoid_new_trials(session, study_id, snapshot, X)
         X = _fit_to(snapshot, X, snapshot.request.count - len(claimed))
-        now = utcnow()
-        expire_leases(session, study_id, now)
-        lease_until = now + timedelta(seconds=study.lease_seconds)
-        for record in claimed:
-            record.state, record.client_id, record.lease_expires_at = "pending", client_id, lease_until
-        records = list(claimed)
-        for row in space.decode_many(X):
-            records.append(TrialRecord(
-                id=new_id(), study_id=study_id, number=study.next_trial_number, params=row, state="pending",
-                client_id=client_id, source="suggested", policy=suggestion.policy, created_at=now,
-                lease_expires_at=lease_until,
-            ))
-            study.next_trial_number += 1
-        session.add_all(records[len(claimed):])
-        session.flush()
-        bump_version(session, study_id)
-        return [Trial.from_record(r) for r in records]
+        return store_trials(session, study, space, claimed, X, client_id, suggestion.policy)
+
+
+def store_trials(session: Session, study: StudyRecord, space: SearchSpace, claimed: list[TrialRecord], X: torch.Tensor,
+                 client_id: str | None, policy: str) -> list[Trial]:
+    """Hand out the ``claimed`` queued trials and create one pending trial per row of ``X`` ``(k, D)``
+    (inside the caller's write transaction, the study row locked)."""
+    now = utcnow()
+    expire_leases(session, study.id, now)
+    lease_until = now + timedelta(seconds=study.lease_seconds)
+    for record in claimed:
+        record.state, record.client_id, record.lease_expires_at = "pending", client_id, lease_until
+    records = list(claimed)
+    for row in space.decode_many(X):
+        records.append(TrialRecord(
+            id=new_id(), study_id=study.id, number=study.next_trial_number, params=row, state="pending",
+            client_id=client_id, source="suggested", policy=policy, created_at=now, lease_expires_at=lease_until,
+            reports=[],  # new: no lazy load when the view reads them
+        ))
+        study.next_trial_number += 1
+    session.add_all(records[len(claimed):])
+    count_change(study)
+    session.flush()
+    return [Trial.from_record(r) for r in records]
 
 
 def _fit_to(snapshot: Snapshot, X: torch.Tensor, needed: int) -> torch.Tensor:
