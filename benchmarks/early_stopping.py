@@ -153,7 +153,8 @@ def _policy(method: str) -> dict[str, Any]:
 def run_bdlopt(client, bank: CurveBank, seed: int, n_trials: int,
                settings: dict[str, Any]) -> tuple[Outcome, list[dict[str, Any]]]:
     """One bdlopt study through the SDK; the outcome and the configurations in order."""
-    study = client.create_study(f"{bank.task.name}-{settings['policy']}-{seed}", bank.task.parameters,
+    label = settings["policy"] + (f"@{settings['threshold']:g}" if "threshold" in settings else "")
+    study = client.create_study(f"{bank.task.name}-{label}-{seed}", bank.task.parameters,
                                 objective="error", surrogate="random", seed=seed, early_stopping=settings)
     spent = [0]
 

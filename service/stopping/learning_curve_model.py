@@ -52,6 +52,10 @@ LATTICE_MIN_DISTINCT = 3
 LATTICE_TOLERANCE = 1e-6
 #: More lattice steps than this between the smallest and largest value: not taken as a lattice.
 LATTICE_MAX_STEPS = 1e6
+#: The finest lattice tried is the smallest gap divided by this.
+LATTICE_MAX_DIVISOR = 10
+#: Values closer than this (relative to their magnitude, at least 1) are one value (float rounding).
+SAME_VALUE = 1e-9
 
 
 def curve_features(curve: Curve, step: int) -> list[float] | None:
@@ -72,25 +76,37 @@ def curve_features(curve: Curve, step: int) -> list[float] | None:
 def value_resolution(values: Iterable[float]) -> float | None:
     """The lattice spacing of ``values`` when they look quantised, else ``None``.
 
-    The spacing is the smallest positive gap between distinct values; the values look quantised
-    when there are at least :data:`LATTICE_MIN_DISTINCT` distinct ones and every one sits on the
-    lattice ``min + k * spacing`` (within :data:`LATTICE_TOLERANCE` of a step, ``k`` at most
-    :data:`LATTICE_MAX_STEPS`). Continuous values
-    almost never do: their smallest gap is tiny and the other gaps are not multiples of it.
+    Values within float rounding of each other (:data:`SAME_VALUE` of their magnitude) count as
+    one. The spacing is the smallest positive gap between distinct values, or that gap divided by
+    2, 3, ... :data:`LATTICE_MAX_DIVISOR` when the values sit on that finer lattice only (gaps of
+    2 and 3 steps: the spacing is one step). The values look quantised when there are at least
+    :data:`LATTICE_MIN_DISTINCT` distinct ones and every one sits on the lattice
+    ``min + k * spacing`` (within :data:`LATTICE_TOLERANCE` of a step, ``k`` at most
+    :data:`LATTICE_MAX_STEPS`). Continuous values almost never do: their smallest gap is tiny
+    and the other gaps are not multiples of it.
     """
-    distinct = sorted({float(v) for v in values if math.isfinite(v)})
+    finite = sorted(float(v) for v in values if math.isfinite(v))
+    if not finite:
+        return None
+    same = SAME_VALUE * max(1.0, abs(finite[0]), abs(finite[-1]))
+    distinct = finite[:1]
+    for value in finite[1:]:
+        if value - distinct[-1] > same:
+            distinct.append(value)
     if len(distinct) < LATTICE_MIN_DISTINCT:
         return None
-    gaps = [b - a for a, b in zip(distinct, distinct[1:])]
-    spacing = min(gaps)
-    if not spacing > 0:
-        return None
-    origin = distinct[0]
-    for value in distinct[1:]:
-        steps = (value - origin) / spacing
-        if steps > LATTICE_MAX_STEPS or abs(steps - round(steps)) > LATTICE_TOLERANCE:
-            return None
-    return spacing
+    smallest = min(b - a for a, b in zip(distinct, distinct[1:]))
+    for divisor in range(1, LATTICE_MAX_DIVISOR + 1):
+        spacing = smallest / divisor
+        if all(_on_lattice(value - distinct[0], spacing) for value in distinct[1:]):
+            return spacing
+    return None
+
+
+def _on_lattice(offset: float, spacing: float) -> bool:
+    """Whether ``offset`` is a whole number (at most :data:`LATTICE_MAX_STEPS`) of ``spacing`` steps."""
+    steps = offset / spacing
+    return steps <= LATTICE_MAX_STEPS and abs(steps - round(steps)) <= LATTICE_TOLERANCE
 
 
 def probability_of_beating(reference: list[Curve], current: Curve, step: int, incumbent: float,
