@@ -33,7 +33,8 @@ class EarlyStoppingSettings(BaseModel):
       so far; stop when the probability that the final value beats the best completed trial is
       below ``threshold``.
 
-    ``min_steps`` (no stop before it) defaults to :attr:`first_step`'s per-policy value.
+    ``min_steps`` (no trial is stopped before that step) defaults by policy: 1 for ``model`` (it
+    judges a curve from its second report), 5 for the others.
     """
 
     model_config = ConfigDict(extra="forbid")
