@@ -19,8 +19,8 @@ over FastAPI's TestClient, SQLite). Optuna (``pip install -e .[bench]``) runs Me
 (``n_startup_trials=5, n_warmup_steps=5``, the same defaults as bdlopt's ``median``) and
 HyperbandPruner (``min_resource=1, max_resource=epochs, reduction_factor=3``).
 
-    nice -n 10 python -m benchmarks.early_stopping            # 5 seeds, 30 trials x 30 epochs
-    nice -n 10 python -m benchmarks.early_stopping --trials 40 --epochs 50 --thresholds 0.1 0.2
+    nice -n 10 python -m benchmarks.early_stopping            # 5 seeds, 30 trials x 30 epochs, model@0.05/0.2
+    nice -n 10 python -m benchmarks.early_stopping --trials 40 --epochs 50 --thresholds 0.05 0.3
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ def _policy(method: str) -> dict[str, Any]:
 def run_bdlopt(client, bank: CurveBank, seed: int, n_trials: int,
                settings: dict[str, Any]) -> tuple[Outcome, list[dict[str, Any]]]:
     """One bdlopt study through the SDK; the outcome and the configurations in order."""
-    study = client.create_study(f"{bank.task.name}-{settings['policy']}-{seed}", bank.task.parameters,
+    label = settings["policy"] + (f"@{settings['threshold']:g}" if "threshold" in settings else "")
+    study = client.create_study(f"{bank.task.name}-{label}-{seed}", bank.task.parameters,
                                 objective="error", surrogate="random", seed=seed, early_stopping=settings)
     spent = [0]
 
@@ -278,8 +279,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
     parser.add_argument("--trials", type=int, default=30, help="trials per study")
     parser.add_argument("--epochs", type=int, default=30, help="epochs per full trial")
-    parser.add_argument("--thresholds", type=float, nargs="*", default=[],
-                        help="also run the model policy at these thresholds (rows 'model@T'); 'model' is the default")
+    parser.add_argument("--thresholds", type=float, nargs="*", default=[0.05, 0.2],
+                        help="also run the model policy at these thresholds (rows 'model@T'; none: pass the flag "
+                             "alone); 'model' is the default threshold")
     parser.add_argument("--plot", default="docs/images/early_stopping.png")
     args = parser.parse_args()
 

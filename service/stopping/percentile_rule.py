@@ -3,7 +3,7 @@
 At step ``s`` the trial is stopped when its best value so far is worse than the ``q``-th
 percentile (linear interpolation, numpy's default) of the values that completed trials had at
 ``s`` (each one's last report at or before ``s``, among those that reached ``s``). No decision
-before ``min_steps`` or with fewer than ``min_trials`` such completed trials.
+before ``min_steps`` (``first_step``) or with fewer than ``min_trials`` such completed trials.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from service.stopping.settings import EarlyStoppingSettings
 def percentile_decision(context: StoppingContext, settings: EarlyStoppingSettings, q: float) -> Decision:
     """Stop when the trial's best value so far is worse than the ``q``-th percentile at this step."""
     step = context.step
-    if step < settings.min_steps:
-        return Decision(False, f"step {step} < min_steps {settings.min_steps}")
+    if step < settings.first_step:
+        return Decision(False, f"step {step} < min_steps {settings.first_step}")
     references = [c.value_at(step) for c in context.completed if c.reached(step)]
     values = [v for v in references if v is not None]
     if len(values) < settings.min_trials:

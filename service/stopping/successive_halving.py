@@ -4,7 +4,7 @@ Rungs sit at steps ``min_resource * reduction_factor**k``. When a report takes a
 rung (its previous step was below it), the trial's value there is ranked among the values of
 every trial that got past that rung (its first report at or after the rung), itself included;
 it continues only when it is within the best ``max(1, n // reduction_factor)``. Rungs below
-``min_steps`` are not checked.
+``min_steps`` (``first_step``: 5 by default) are not checked.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def rungs_crossed(previous_step: int | None, step: int, settings: EarlyStoppingS
     crossed = []
     rung = settings.min_resource
     while rung <= step:
-        if (previous_step is None or rung > previous_step) and rung >= settings.min_steps:
+        if (previous_step is None or rung > previous_step) and rung >= settings.first_step:
             crossed.append(rung)
         rung *= settings.reduction_factor
     return crossed
