@@ -10,12 +10,14 @@ names clients and configs use (``"regression"``, ``"classification"``) convert t
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 import torch
 from torch import Tensor
 
 LIKELIHOODS = ("regression", "classification")
+LOG_2PI = math.log(2.0 * math.pi)
 
 
 class Likelihood(StrEnum):
@@ -49,3 +51,24 @@ class Likelihood(StrEnum):
 def check_likelihood(likelihood: str | Likelihood) -> Likelihood:
     """The :class:`Likelihood` named ``likelihood`` (``ValueError`` unless it is one)."""
     return Likelihood.of(likelihood)
+
+
+def gaussian_log_likelihood(sse: Tensor, variance: Tensor | float, n: int | float = 1) -> Tensor:
+    """The Gaussian log density, the one place its formula is written: ``-1/2 [n log(2 pi v) + sse / v]``.
+
+    The log density of ``n`` residuals with summed squares ``sse`` under N(0, v); with ``n = 1``
+    and ``sse`` the squared residual of each entry it is the per-entry log density. Elementwise,
+    broadcasting ``sse`` against ``variance``: sum the result over outputs or entries.
+
+    Args:
+        sse: Summed squared residuals: () for one output, (m,) one per output, or any shape
+            (one per entry, with ``n = 1``).
+        variance: Noise variance(s) (> 0), a float or a tensor broadcastable to ``sse``
+            (differentiable).
+        n: Number of residuals summed into each entry of ``sse``.
+
+    Returns:
+        Tensor of the broadcast shape of ``sse`` and ``variance``.
+    """
+    variance = torch.as_tensor(variance, dtype=sse.dtype, device=sse.device)
+    return -0.5 * (n * (LOG_2PI + variance.log()) + sse / variance)

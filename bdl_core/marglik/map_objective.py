@@ -13,13 +13,12 @@ is comparable across sigma).
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from bdl_core.likelihood import Likelihood
+from bdl_core.likelihood import Likelihood, gaussian_log_likelihood
 
 
 def batch_negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str,
@@ -40,9 +39,7 @@ def batch_negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str,
         return F.cross_entropy(f, y.reshape(-1).long(), reduction="sum")
     sigma = torch.as_tensor(sigma_noise, dtype=f.dtype, device=f.device)
     residual = y.reshape(f.shape).to(f.dtype) - f
-    n_obs = f.numel()
-    return (0.5 * residual.pow(2).sum() / sigma.pow(2)
-            + n_obs * (sigma.log() + 0.5 * math.log(2 * math.pi)))
+    return -gaussian_log_likelihood(residual.pow(2).sum(), sigma.pow(2), f.numel())
 
 
 def map_objective(f: Tensor, y: Tensor, theta: Tensor, prior_diagonal: Tensor, n_data: int,

@@ -8,13 +8,12 @@ the softmax ones for the logits (0, f).
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from bdl_core.likelihood import check_likelihood
+from bdl_core.likelihood import check_likelihood, gaussian_log_likelihood
 
 
 def negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str, sigma: Tensor | float = 1.0) -> Tensor:
@@ -34,8 +33,7 @@ def negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str, sigma: Tensor
     if not likelihood.is_regression:
         return F.binary_cross_entropy_with_logits(f, y, reduction="sum")
     sigma = torch.as_tensor(sigma, dtype=f.dtype, device=f.device)
-    n = f.numel()
-    return 0.5 * (y - f).pow(2).sum() / sigma.pow(2) + n * (sigma.log() + 0.5 * math.log(2 * math.pi))
+    return -gaussian_log_likelihood((y - f).pow(2).sum(), sigma.pow(2), f.numel())
 
 
 def output_hessian(f: Tensor, likelihood: str) -> Tensor:
