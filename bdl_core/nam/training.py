@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from bdl_core.hyperparameters import Hyperparameters
+from bdl_core.laplace.hyperparameter_tuning import maximise_evidence
 from bdl_core.likelihood import check_likelihood
 from bdl_core.marglik.cancellation import TrainingCancelled
 from bdl_core.marglik.loop import BestState, LoopCallbacks, run_online_marglik
@@ -133,12 +134,9 @@ def train_online_marglik(
     def update_evidence(epoch: int) -> float:
         eigens = KronEigens(kfac_curvature(model, X, y, likelihood))
         steps = settings.hyper_steps if settings.learn_hyperparameters else 0
-        for _ in range(steps):
-            hyper_optimizer.zero_grad(set_to_none=True)
-            lml = AdditivePosterior(eigens, prior, likelihood, hypers.log_sigma).log_marginal_likelihood(model)
-            (-lml / n).backward()
-            hyper_optimizer.step()
-            hypers.apply_floor_()
+        maximise_evidence(
+            lambda: AdditivePosterior(eigens, prior, likelihood, hypers.log_sigma).log_marginal_likelihood(model) / n,
+            hypers, steps, optimizer=hyper_optimizer, floor=settings.min_sigma, record=False)
         with torch.no_grad():
             lml = float(AdditivePosterior(eigens, prior, likelihood, hypers.log_sigma).log_marginal_likelihood(model)) / n
         history.append({"epoch": float(epoch), "log_marglik": lml, "sigma": float(hypers.log_sigma.detach().exp())})
