@@ -15,6 +15,7 @@ from enum import StrEnum
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 LIKELIHOODS = ("regression", "classification")
 LOG_2PI = math.log(2.0 * math.pi)
@@ -42,6 +43,32 @@ class Likelihood(StrEnum):
     def curvature_scale(self, sigma: Tensor) -> Tensor | float:
         """Factor of the unit-noise curvature: ``sigma ** -2`` (regression) or 1."""
         return sigma.pow(-2) if self.is_regression else 1.0
+
+    def negative_log_likelihood(self, f: Tensor, y: Tensor, sigma: Tensor | float = 1.0, *,
+                                normalised: bool = True) -> Tensor:
+        """() summed -log p(y | f) over the examples, normalisation constants included.
+
+        Args:
+            f: (N, C) outputs (logits: a softmax over C classes), or (N,) one output per example
+                (for classification a Bernoulli logit, the additive model's binary output).
+            y: Regression targets (reshaped to ``f``); class indices (N,) (labels in {0, 1}
+                for one logit).
+            sigma: () or float Gaussian noise std (regression only; differentiable).
+            normalised: False: the regression loss with unit noise and its constants dropped,
+                ``0.5 ||y - f||^2`` (the form whose output derivatives the curvature uses).
+
+        Returns:
+            () tensor, differentiable w.r.t. ``f`` (and ``sigma``).
+        """
+        if self.is_regression:
+            sigma = torch.as_tensor(sigma, dtype=f.dtype, device=f.device)
+            residual = y.reshape(f.shape).to(f.dtype) - f
+            if not normalised:
+                return 0.5 * residual.pow(2).sum()
+            return -gaussian_log_likelihood(residual.pow(2).sum(), sigma.pow(2), f.numel())
+        if f.dim() == 1:
+            return F.binary_cross_entropy_with_logits(f, y.reshape(f.shape).to(f.dtype), reduction="sum")
+        return F.cross_entropy(f, y.reshape(-1).long(), reduction="sum")
 
     def targets(self, y: Tensor, dtype: torch.dtype, device: torch.device) -> Tensor:
         """``y`` on ``device``: real targets in ``dtype`` (regression) or long class indices."""

@@ -32,7 +32,6 @@ from bdl_core.marglik.loop import BestState, LoopCallbacks, run_online_marglik
 
 from .additive_model import AdditiveModel
 from .curvature import kfac_curvature
-from .likelihoods import negative_log_likelihood
 from .posterior import AdditivePosterior, KronEigens
 from .prior import AdditivePrior
 
@@ -117,7 +116,7 @@ def train_online_marglik(
             index = order[start : start + settings.batch_size]
             optimizer.zero_grad(set_to_none=True)
             sigma = hypers.log_sigma.detach().exp()
-            nll = negative_log_likelihood(model(X[index]), y[index], likelihood, sigma)
+            nll = likelihood.negative_log_likelihood(model(X[index]), y[index], sigma)
             loss = (nll * (n / index.numel()) + prior.penalty(model, fixed_precisions=True)) / n
             loss.backward()
             optimizer.step()
