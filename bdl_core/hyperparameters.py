@@ -77,8 +77,9 @@ class Hyperparameters(nn.Module):
         Args:
             net: The network (its trainable parameters define the layout, dtype and device).
             structure: Prior structure (``"scalar"``, ``"layerwise"``, ...).
-            precision: A float: every log hyperparameter is ``log(precision)`` (scalar / layerwise);
-                or the (n_hyper,) LOG hyperparameters themselves as a tensor (a saved state).
+            precision: A float: every per-parameter precision is ``precision`` (as
+                :class:`~bdl_core.priors.PriorPrecision`'s ``init``); or the (n_hyper,) LOG
+                hyperparameters themselves as a tensor (a saved state).
             sigma: Noise std as a float (the same for every output), or the () or (m,) LOG sigma
                 as a tensor (a saved state).
             n_outputs: None: one noise level, log sigma of shape (); m: one per output, (m,).
@@ -89,8 +90,10 @@ class Hyperparameters(nn.Module):
         with torch.no_grad():
             if isinstance(precision, Tensor):
                 reference.copy_(precision.reshape(reference.shape))
-            else:
+            elif structure in ("scalar", "layerwise"):  # one factor per parameter: the log, rounded once
                 reference.fill_(math.log(precision))
+            else:
+                prior.set_(precision)
         if isinstance(sigma, Tensor):
             log_sigma = sigma.detach().to(reference).clone()
         else:
