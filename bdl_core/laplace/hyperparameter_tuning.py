@@ -59,9 +59,8 @@ def maximise_evidence(evidence: Callable[[], Tensor], hypers: Hyperparameters, n
         params = hypers.trainable() if tune_sigma else list(hypers.prior.parameters())
         optimizer = torch.optim.Adam(params, lr=lr)
     log_floor = None if floor is None else math.log(floor)
-    if log_floor is not None:
-        with torch.no_grad():
-            hypers.log_sigma.clamp_(min=log_floor)
+    _project(hypers, log_floor, None)
+    project = log_floor is not None or prior_bounds is not None
     trace: list[float] = []
     with torch.enable_grad():
         for step in range(1, n_steps + 1):
@@ -69,12 +68,8 @@ def maximise_evidence(evidence: Callable[[], Tensor], hypers: Hyperparameters, n
             value = evidence()
             (-value).backward()
             optimizer.step()
-            with torch.no_grad():
-                if log_floor is not None:
-                    hypers.log_sigma.clamp_(min=log_floor)
-                if prior_bounds is not None:
-                    for p in hypers.prior.parameters():
-                        p.clamp_(*prior_bounds)
+            if project:
+                _project(hypers, log_floor, prior_bounds)
             if record:
                 trace.append(value.item())
                 if callback is not None:
@@ -82,6 +77,16 @@ def maximise_evidence(evidence: Callable[[], Tensor], hypers: Hyperparameters, n
     for p in hypers.parameters():
         p.grad = None
     return trace
+
+
+@torch.no_grad()
+def _project(hypers: Hyperparameters, log_floor: float | None, prior_bounds: tuple[float, float] | None) -> None:
+    """Clamp log sigma to [log_floor, inf) and the log prior precisions to ``prior_bounds`` (None: no bound)."""
+    if log_floor is not None:
+        hypers.log_sigma.clamp_(min=log_floor)
+    if prior_bounds is not None:
+        for p in hypers.prior.parameters():
+            p.clamp_(*prior_bounds)
 
 
 def optimize_hyperparameters(la: Laplace, n_steps: int = 100, lr: float = 0.1, noise: bool = True,
