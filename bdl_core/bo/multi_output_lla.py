@@ -166,5 +166,5 @@ def fit_multi_output_lla(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder
     if not hypers.is_finite():
         raise ValueError("non-finite hyperparameters after tuning")
     info = {"fit_seconds": time.perf_counter() - start, "warm_started": compatible, "steps": steps,
-            "regime": "function", "noise_sd": (hypers.log_sigma.exp() * y_std).tolist()}
+            "regime": "function", "noise_sd": (hypers.sigma.detach() * y_std).tolist()}
     return MultiOutputLLAModel(net, encoder, hypers, train_X, Y, config, info, prior_mean)

@@ -54,6 +54,8 @@ def maximise_evidence(evidence: Callable[[], Tensor], hypers: Hyperparameters, n
     Returns:
         The objective before each step (n_steps floats), or [] without ``record``.
     """
+    if callback is not None and not record:
+        raise ValueError("a callback needs record=True (it receives the recorded objective)")
     if optimizer is None:
         tune_sigma = hypers.learn_sigma if learn_sigma is None else learn_sigma
         params = hypers.trainable() if tune_sigma else list(hypers.prior.parameters())
