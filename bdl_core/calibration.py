@@ -9,11 +9,12 @@ carry them (torchmetrics, netcal) would add a dependency to a pure-PyTorch core.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from .likelihood import gaussian_log_likelihood
 
 
 def _check(probs: Tensor, labels: Tensor) -> None:
@@ -124,7 +125,7 @@ def gaussian_negative_log_likelihoods(mean: Tensor, variance: Tensor, y: Tensor)
         variance: Predictive variances (> 0) of the same shape, observation noise included.
         y: Targets of the same shape.
     """
-    return 0.5 * (math.log(2 * math.pi) + variance.log() + (y - mean).pow(2) / variance)
+    return -gaussian_log_likelihood((y - mean).pow(2), variance)
 
 
 def gaussian_negative_log_likelihood(mean: Tensor, variance: Tensor, y: Tensor) -> float:

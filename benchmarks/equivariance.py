@@ -37,7 +37,7 @@ import time
 import numpy as np
 import torch
 
-from bdl_core.calibration import expected_calibration_error, negative_log_likelihood
+from bdl_core.calibration import accuracy, expected_calibration_error, negative_log_likelihood
 from bdl_core.equivariance import EvidenceTraining, TwoPathNetwork, learned_shares, train_by_evidence
 from bdl_core.equivariance.plots import plot_shares
 
@@ -71,7 +71,7 @@ def run_one(X, y, seed: int, paths, readout: str, args) -> dict:
     with torch.no_grad():
         probs = torch.softmax(network(X[test]), dim=-1)
         lml = float(la.log_marginal_likelihood())
-    return {"lml": lml, "accuracy": float((probs.argmax(1) == y[test]).float().mean()),
+    return {"lml": lml, "accuracy": accuracy(probs, y[test]),
             "nll": negative_log_likelihood(probs, y[test]), "ece": expected_calibration_error(probs, y[test]),
             "shares": [s.equivariant_share for s in learned_shares(la, X[train])] if len(paths) == 2 else None,
             "seconds": time.perf_counter() - started}

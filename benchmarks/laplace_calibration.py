@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from bdl_core.calibration import expected_calibration_error, negative_log_likelihood, reliability_curve
+from bdl_core.calibration import accuracy, expected_calibration_error, negative_log_likelihood, reliability_curve
 from bdl_core.laplace import Laplace
 
 
@@ -145,7 +145,7 @@ def evaluate_seed(seed: int, setup: TrainingSetup, variants: list[str]) -> dict[
         row["labels"] = data.y_test
         row["nll"] = negative_log_likelihood(row["probs"], data.y_test)
         row["ece"] = expected_calibration_error(row["probs"], data.y_test)
-        row["accuracy"] = float((row["probs"].argmax(dim=1) == data.y_test).double().mean())
+        row["accuracy"] = accuracy(row["probs"], data.y_test)
     return results
 
 

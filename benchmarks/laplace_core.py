@@ -45,6 +45,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from bdl_core.calibration import accuracy
 from bdl_core.laplace import Laplace
 
 REFERENCE = {  # laplace-torch 0.3, 2-core machine, seconds
@@ -154,7 +155,7 @@ def measure(structure: str, subset: str, model: nn.Module, X: torch.Tensor, y: t
         "fit": (fit_wall, fit_cpu), "tune": (tune_wall, tune_cpu), "predict": (pred_wall, pred_cpu),
         "memory_mib": peak_memory_mib(predict, device), "working_set_mib": working_set / 2**20,
         "lml": trace[-1], "prior_precision": float(la.prior_precision.reshape(-1)[0]),
-        "accuracy": float((probs.argmax(1) == y[: probs.shape[0]].to(probs.device)).double().mean())
+        "accuracy": accuracy(probs, y[: probs.shape[0]].to(probs.device))
         if X_pred.shape[0] == X.shape[0] else float("nan"),
     }
 
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     X, y = load_digits_tensors(dtype, device)
     model = train_map(X, y, args.map_steps, args.seed)
     with torch.no_grad():
-        map_accuracy = float((model(X).argmax(1) == y).double().mean())
+        map_accuracy = accuracy(model(X), y)
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"## bdl_core.laplace on digits (64-256-10 tanh MLP, {args.dtype}, {name}, "

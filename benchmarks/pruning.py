@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bdl_core.calibration import accuracy
 from bdl_core.laplace import Laplace
 from bdl_core.pruning import compute_scores, finetune_masked, pruning_curve
 from benchmarks.pruning_report import print_report, write_plot
@@ -139,7 +140,7 @@ def prune_trained(net: nn.Module, la: Laplace, data: tuple[torch.Tensor, ...], a
 
     @torch.no_grad()
     def evaluate(model: nn.Module) -> dict[str, float]:
-        return {"accuracy": float((model(Xte).argmax(-1) == yte).double().mean())}
+        return {"accuracy": accuracy(model(Xte), yte)}
 
     rows = []
     for mode in args.modes:
@@ -163,10 +164,10 @@ def run_one(model_name: str, training: str, seed: int, args: argparse.Namespace)
     train_seconds = time.perf_counter() - started
     with torch.no_grad():
         lml = float(la.log_marginal_likelihood())
-        accuracy = float((net(data[2]).argmax(-1) == data[3]).double().mean())
+        map_accuracy = accuracy(net(data[2]), data[3])
     rows = prune_trained(net, la, data, args, seed)
     tag = {"model": model_name, "training": training, "seed": seed}
-    facts = {**tag, "log_marglik": lml, "accuracy": accuracy, "train_s": train_seconds,
+    facts = {**tag, "log_marglik": lml, "accuracy": map_accuracy, "train_s": train_seconds,
              "prune_s": time.perf_counter() - started - train_seconds,
              "n_params": sum(p.numel() for p in net.parameters())}
     return facts, [{**tag, **row} for row in rows]

@@ -7,12 +7,7 @@ smaller than the parameter count, the parametric (K-FAC / full) form above.
 """
 
 from .config import LLAConfig
-from .hyperparameters import (
-    LLAHyperparameters,
-    function_space_log_evidence,
-    maximise_evidence,
-    tune_function_space,
-)
+from .function_space_evidence import function_space_log_evidence, tune_function_space
 from .input_encoding import InputEncoder
 from .lla_fit import assemble_lla_model, compatible, fit_lla_model
 from .lla_model import LLAModel
@@ -25,7 +20,6 @@ __all__ = [
     "FunctionSpacePredictive",
     "InputEncoder",
     "LLAConfig",
-    "LLAHyperparameters",
     "LLAModel",
     "LLAPredictive",
     "ParametricPredictive",
@@ -37,7 +31,6 @@ __all__ = [
     "function_space_log_evidence",
     "gram_blocks",
     "map_loss",
-    "maximise_evidence",
     "tangent_kernel",
     "train_map",
     "tune_function_space",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .hyperparameters import PRIORS
 from .input_encoding import EMBEDDINGS
 from .tangent_mlp import ACTIVATIONS
 
 PARAMETRIC_STRUCTURES = ("kron", "full")
+PRIORS = ("scalar", "layerwise")  # prior structures of the LLA (one precision per parameter tensor at most)
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,10 @@ from functools import partial
 import torch
 from torch import Tensor
 
+from bdl_core.hyperparameters import Hyperparameters
+
 from .config import LLAConfig
 from .evidence_updates import function_space_update, parametric_laplace, parametric_update
-from .hyperparameters import LLAHyperparameters
 from .input_encoding import InputEncoder
 from .lla_model import LLAModel
 from .lla_predictive import FunctionSpacePredictive, LLAPredictive, ParametricPredictive
@@ -54,7 +55,7 @@ def _standardisation(y: Tensor) -> tuple[Tensor, Tensor]:
     return mean, std
 
 
-def _load_warm(net: TangentMLP, warm: LLAModel, y_mean: Tensor, y_std: Tensor) -> LLAHyperparameters:
+def _load_warm(net: TangentMLP, warm: LLAModel, y_mean: Tensor, y_std: Tensor) -> Hyperparameters:
     """Copy ``warm``'s weights into ``net`` keeping its function in target units; its hypers, rescaled."""
     with torch.no_grad():
         for target, source in zip(net.parameters(), warm.net.parameters()):
@@ -63,8 +64,8 @@ def _load_warm(net: TangentMLP, warm: LLAModel, y_mean: Tensor, y_std: Tensor) -
         out = net.layers[-1]
         out.weight.mul_(ratio)
         out.bias.copy_((out.bias * warm.y_std + warm.y_mean - y_mean) / y_std)
-    return LLAHyperparameters(warm.hypers.log_prior.clone().to(y_std),
-                              (warm.hypers.log_sigma + ratio.log()).to(y_std))
+        log_sigma = (warm.hypers.log_sigma + ratio.log()).to(y_std)
+    return Hyperparameters.for_network(net, warm.config.prior, warm.hypers.log_prior.detach().to(y_std), log_sigma)
 
 
 def compatible(warm: LLAModel | None, config: LLAConfig, encoder: InputEncoder) -> bool:
@@ -111,8 +112,7 @@ def fit_lla_model(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder, confi
         prior_mean = None if warm.prior_mean is None else [m.to(train_X) for m in warm.prior_mean]
         steps, lr, final_steps = config.warm_epochs, config.warm_lr, config.warm_final_marglik_steps
     else:
-        hypers = LLAHyperparameters.initial(config.prior, net.n_groups, config.init_prior_precision,
-                                            config.init_noise_sd, train_X.dtype, train_X.device)
+        hypers = Hyperparameters.for_network(net, config.prior, config.init_prior_precision, config.init_noise_sd)
         steps, lr, final_steps = config.epochs, config.lr, config.final_marglik_steps
         prior_mean = [p.detach().clone() for p in net.parameters()] if config.prior_mean == "init" else None
     function_space = inputs.shape[0] < sum(p.numel() for p in net.parameters())
@@ -125,7 +125,7 @@ def fit_lla_model(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder, confi
         hypers = tune(net, inputs, ys, hypers, final_steps)
     else:
         hypers = parametric_update(config, prior_mean, net, inputs, ys, hypers, final_steps)
-    if not all(bool(torch.isfinite(t).all()) for t in (hypers.log_prior, hypers.log_sigma)):
+    if not hypers.is_finite():
         raise ValueError("non-finite hyperparameters after fitting")
     info = {
         "fit_seconds": time.perf_counter() - start,
@@ -135,7 +135,7 @@ def fit_lla_model(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder, confi
     return assemble_lla_model(net, encoder, hypers, train_X, y, config, info, prior_mean)
 
 
-def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: LLAHyperparameters, train_X: Tensor,
+def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: Hyperparameters, train_X: Tensor,
                        train_Y: Tensor, config: LLAConfig, info: dict | None = None,
                        prior_mean: list[Tensor] | None = None) -> LLAModel:
     """The fitted model from trained weights and tuned hyperparameters: factorise the posterior.
@@ -146,7 +146,7 @@ def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: LLAHyperp
     Args:
         net: the MAP network (frozen here: ``eval()``, no gradients).
         encoder: encoded points -> network inputs.
-        hypers: tuned hyperparameters (standardised units).
+        hypers: tuned hyperparameters (standardised units; frozen here, no gradients).
         train_X: (n, D) encoded training points; train_Y: (n,) or (n, 1) targets.
         config: the configuration of the fit.
         info: diagnostics to keep (``regime``, ``n_params``, ``noise_sd`` and
@@ -158,6 +158,7 @@ def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: LLAHyperp
     ys = (y - y_mean) / y_std
     inputs = encoder(train_X)
     net.eval()
+    hypers.requires_grad_(False)  # fixed from here on: predictions carry no graph into them
     n_params = sum(p.numel() for p in net.parameters())
     function_space = inputs.shape[0] < n_params
     predictive: LLAPredictive

@@ -23,8 +23,9 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
 from torch import Tensor
 
+from bdl_core.hyperparameters import Hyperparameters
+
 from .config import LLAConfig
-from .hyperparameters import LLAHyperparameters
 from .input_encoding import InputEncoder
 from .lla_predictive import LLAPredictive
 from .tangent_mlp import TangentMLP
@@ -49,7 +50,7 @@ class LLAModel(Model):
     """
 
     def __init__(self, net: TangentMLP, encoder: InputEncoder, predictive: LLAPredictive,
-                 hypers: LLAHyperparameters, train_X: Tensor, train_Y: Tensor, y_mean: Tensor,
+                 hypers: Hyperparameters, train_X: Tensor, train_Y: Tensor, y_mean: Tensor,
                  y_std: Tensor, config: LLAConfig, info: dict[str, Any],
                  prior_mean: list[Tensor] | None = None) -> None:
         super().__init__()

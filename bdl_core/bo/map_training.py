@@ -3,14 +3,16 @@
 BO data sets are small, so the whole data set is one batch: every step is an exact
 gradient of the negative log joint (the MAP objective of the current hyperparameters)
 
-    L(theta) = SSE(theta) / (2 sigma^2) + 1/2 sum_g p_g ||theta_g - mu_g||^2      (divided by n),
+    L(theta) = sum_k SSE_k(theta) / (2 sigma_k^2) + 1/2 sum_g p_g ||theta_g - mu_g||^2      (divided by n),
 
 minimised with Adam and a cosine learning-rate decay. After a burn-in, every ``marglik_every`` steps the
 hyperparameters (p, sigma) take ``marglik_steps`` Adam steps on the Laplace evidence at
 the current theta (online marglik, Immer et al. 2021): the MAP and its prior stay
 consistent, and no validation split is needed. ``tune`` does one such update; it is
 the function-space evidence for n < P and the library (K-FAC / full) evidence above.
-A warm start simply passes the previous network and hyperparameters with fewer steps.
+A warm start simply passes the previous network and hyperparameters with fewer steps. The same
+training serves the single-output network (one noise sd) and the joint multi-output one (k over
+its m outputs, one noise sd each).
 The steps run in the shared online-marglik loop (:func:`bdl_core.marglik.loop.run_online_marglik`,
 one full-batch step per "epoch").
 """
@@ -25,10 +27,13 @@ from torch import Tensor
 
 from bdl_core.marglik.loop import run_online_marglik
 
-from .hyperparameters import LLAHyperparameters
+from bdl_core.hyperparameters import Hyperparameters
+
+from .multi_output_mlp import MultiOutputMLP
 from .tangent_mlp import TangentMLP
 
-Tuner = Callable[[TangentMLP, Tensor, Tensor, LLAHyperparameters, int], LLAHyperparameters]
+Network = TangentMLP | MultiOutputMLP
+Tuner = Callable[[Network, Tensor, Tensor, Hyperparameters, int], Hyperparameters]
 
 
 def _adam(params: list[Tensor], lr: float) -> torch.optim.Adam:
@@ -39,44 +44,45 @@ def _adam(params: list[Tensor], lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr)
 
 
-def map_loss(net: TangentMLP, inputs: Tensor, y: Tensor, hypers: LLAHyperparameters,
+def map_loss(net: Network, inputs: Tensor, y: Tensor, hypers: Hyperparameters,
              prior_mean: list[Tensor] | None = None) -> Tensor:
     """() negative log joint / n at the current parameters, hyperparameters held fixed.
 
     Args:
-        net: the network.
+        net: the network (one output, or m).
         inputs: (n, d_in) network inputs.
-        y: (n,) standardised targets.
+        y: (n,) standardised targets, or (n, m) for m outputs.
         hypers: prior precisions and noise (detached here).
         prior_mean: one tensor per parameter tensor (None: zero mean).
     """
     return _loss(net, inputs, y, *_fixed(net, hypers), prior_mean)
 
 
-def _fixed(net: TangentMLP, hypers: LLAHyperparameters) -> tuple[Tensor, Tensor]:
-    """(G,) detached prior precisions and () noise variance, constant between evidence updates."""
+def _fixed(net: Network, hypers: Hyperparameters) -> tuple[Tensor, Tensor]:
+    """(G,) detached prior precisions and () or (m,) noise variances, constant between evidence updates."""
     return hypers.precisions(net.n_groups).detach(), hypers.sigma.detach().pow(2)
 
 
-def _loss(net: TangentMLP, inputs: Tensor, y: Tensor, precisions: Tensor, sigma2: Tensor,
+def _loss(net: Network, inputs: Tensor, y: Tensor, precisions: Tensor, sigma2: Tensor,
           prior_mean: list[Tensor] | None) -> Tensor:
-    residual = net(inputs).squeeze(-1) - y
+    out = net(inputs)
+    residual = (out.squeeze(-1) if y.dim() == 1 else out) - y
     params = list(net.parameters())
     means = prior_mean if prior_mean is not None else [None] * len(params)
     penalty = sum(p_g * (theta if mu is None else theta - mu).pow(2).sum()
                   for p_g, theta, mu in zip(precisions, params, means))
-    return (0.5 * residual.pow(2).sum() / sigma2 + 0.5 * penalty) / y.shape[0]
+    return (0.5 * (residual.pow(2).sum(0) / sigma2).sum() + 0.5 * penalty) / y.shape[0]
 
 
-def train_map(net: TangentMLP, inputs: Tensor, y: Tensor, hypers: LLAHyperparameters, steps: int,
+def train_map(net: Network, inputs: Tensor, y: Tensor, hypers: Hyperparameters, steps: int,
               lr: float, tune: Tuner | None, marglik_every: int, marglik_steps: int,
-              burnin: int = 0, prior_mean: list[Tensor] | None = None) -> LLAHyperparameters:
+              burnin: int = 0, prior_mean: list[Tensor] | None = None) -> Hyperparameters:
     """Train ``net`` in place; returns the hyperparameters tuned along the way.
 
     Args:
-        net: network to train (its current weights are the starting point).
+        net: network to train (its current weights are the starting point), one output or m.
         inputs: (n, d_in) network inputs.
-        y: (n,) standardised targets.
+        y: (n,) standardised targets, or (n, m) for m outputs.
         hypers: starting hyperparameters.
         steps: full-batch Adam steps.
         lr: peak learning rate (cosine decay to 5% of it).

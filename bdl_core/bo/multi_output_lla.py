@@ -5,20 +5,16 @@ features of the inputs. One :class:`MultiOutputMLP` with shared hidden layers mo
 its linearised Laplace posterior (GGN, Gaussian likelihood with one noise level per output) is
 joint across outputs, so the predictive has cross-output covariances, which independent models
 cannot express. The posterior is used in its function-space form (the NTK Gram matrix of all
-``n m`` training outputs, :func:`multi_output_kernel`), exact for any ``n m``; the evidence
-
-    log p(D) ~= sum_k [-n/2 log(2 pi sigma_k^2) - SSE_k / (2 sigma_k^2)]
-                - 1/2 [log det(I + S^-1/2 K S^-1/2) + sum_g p_g ||theta_g - mu_g||^2],
-
-with ``S`` the per-output noise variances and ``K = sum_g G_g / p_g``, tunes the prior precisions
-and the noise levels after MAP training (Immer et al. 2021; as :mod:`lla_fit` does for one output).
+``n m`` training outputs, :func:`multi_output_kernel`), exact for any ``n m``. The fit is the
+single-output one with m outputs: the same MAP training (``map_training.train_map``), the same
+function-space evidence (``function_space_evidence``, one noise sd per output) tuning the prior
+precisions and the noise levels after training (Immer et al. 2021; as :mod:`lla_fit` does for one
+output), with the same :class:`~bdl_core.hyperparameters.Hyperparameters` (log sigma of shape (m,)).
 """
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,41 +23,15 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultitaskMultivariateNormal
 from torch import Tensor
 
+from bdl_core.hyperparameters import Hyperparameters
+
 from .config import LLAConfig
+from .evidence_updates import function_space_update
 from .input_encoding import InputEncoder
-from .multi_output_mlp import MultiOutputMLP, MultiTangentFeatures, multi_gram_blocks, multi_output_kernel
+from .map_training import train_map
+from .multi_output_mlp import MultiOutputMLP, MultiTangentFeatures, multi_output_kernel
 
 VARIANCE_JITTER = 1e-10  # standardised units
-
-
-@dataclass(frozen=True)
-class MultiOutputHyperparameters:
-    """Log prior precisions (1,) or (G,) and log noise sds (m,), standardised units."""
-
-    log_prior: Tensor
-    log_sigma: Tensor
-
-
-def multi_output_log_evidence(grams: Tensor, sse: Tensor, theta_sq: Tensor, log_prior: Tensor,
-                              log_sigma: Tensor) -> Tensor:
-    """Laplace-GGN log evidence of the multi-output network in function-space form.
-
-    Args:
-        grams: (G, n m, n m) Gram blocks (interleaved: points outer, outputs inner).
-        sse: (m,) sum of squared residuals per output.
-        theta_sq: (G,) squared distance of each parameter tensor from its prior mean.
-        log_prior: (1,) or (G,) log prior precisions.
-        log_sigma: (m,) log noise sds.
-    """
-    m = sse.shape[0]
-    n = grams.shape[-1] // m
-    precision = log_prior.exp().expand(grams.shape[0])
-    kernel = torch.einsum("g,gij->ij", precision.reciprocal(), grams)
-    noise = (2.0 * log_sigma).exp().repeat(n)  # interleaved order
-    chol = torch.linalg.cholesky(kernel + torch.diag(noise))
-    logdet_ratio = 2.0 * chol.diagonal().log().sum() - noise.log().sum()
-    log_lik = -0.5 * n * m * math.log(2.0 * math.pi) - n * log_sigma.sum() - 0.5 * (sse / (2.0 * log_sigma).exp()).sum()
-    return log_lik - 0.5 * (logdet_ratio + (precision * theta_sq).sum())
 
 
 class MultiOutputLLAModel(Model):
@@ -74,19 +44,19 @@ class MultiOutputLLAModel(Model):
     Args:
         net: the MAP network (frozen).
         encoder: encoded points -> network inputs.
-        hypers: tuned hyperparameters.
+        hypers: tuned hyperparameters (log sigma (m,); frozen here, no gradients).
         train_X: (n, D) encoded training points; train_Y: (n, m) targets.
         config: the configuration of the fit.
         info: diagnostics.
         prior_mean: prior mean per parameter tensor (None: zero).
     """
 
-    def __init__(self, net: MultiOutputMLP, encoder: InputEncoder, hypers: MultiOutputHyperparameters, train_X: Tensor,
+    def __init__(self, net: MultiOutputMLP, encoder: InputEncoder, hypers: Hyperparameters, train_X: Tensor,
                  train_Y: Tensor, config: LLAConfig, info: dict[str, Any], prior_mean: list[Tensor] | None) -> None:
         super().__init__()
         self.net = net.eval().requires_grad_(False)
         self.encoder = encoder
-        self.hypers = hypers
+        self.hypers = hypers.requires_grad_(False)
         self.train_X = train_X
         self.train_Y = train_Y
         self.config = config
@@ -95,7 +65,7 @@ class MultiOutputLLAModel(Model):
         self.y_mean, self.y_std = standardisation(train_Y)
         with torch.no_grad():
             self.train_features = net.tangent_features(encoder(train_X)).detach()
-            self.variances = hypers.log_prior.exp().expand(net.n_groups).reciprocal()
+            self.variances = hypers.precisions(net.n_groups).reciprocal()
             kernel = multi_output_kernel(self.train_features, self.train_features, self.variances)
             noise = (2.0 * hypers.log_sigma).exp().repeat(train_X.shape[0])
             eye = torch.eye(kernel.shape[0], dtype=kernel.dtype, device=kernel.device)
@@ -179,9 +149,8 @@ def fit_multi_output_lla(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder
         net = MultiOutputMLP(encoder.out_features, m, config.width, config.depth, config.activation,
                              dtype=train_X.dtype, device=train_X.device)
     prior_mean = [p.detach().clone() for p in net.parameters()] if config.prior_mean == "init" else None
-    groups = 1 if config.prior == "scalar" else net.n_groups
-    hypers = MultiOutputHyperparameters(torch.full((groups,), math.log(config.init_prior_precision), dtype=Y.dtype),
-                                        torch.full((m,), math.log(config.init_noise_sd), dtype=Y.dtype))
+    hypers = Hyperparameters.for_network(net, config.prior, config.init_prior_precision, config.init_noise_sd,
+                                         n_outputs=m)
     compatible = (warm is not None and warm.num_outputs == m and warm.config.architecture == config.architecture
                   and warm.config.prior == config.prior and warm.encoder.out_features == encoder.out_features)
     steps, lr, final_steps = config.epochs, config.lr, config.final_marglik_steps
@@ -189,63 +158,13 @@ def fit_multi_output_lla(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder
         with torch.no_grad():
             for target, source in zip(net.parameters(), warm.net.parameters()):
                 target.copy_(source.to(target))
-        hypers, prior_mean = warm.hypers, warm.prior_mean
+        hypers, prior_mean = warm.hypers.clone(), warm.prior_mean
         steps, lr, final_steps = config.warm_epochs, config.warm_lr, config.warm_final_marglik_steps
-    _train(net, inputs, ys, hypers, steps, lr, prior_mean)
-    hypers = _tune(net, inputs, ys, hypers, final_steps, config, prior_mean)
-    info = {"fit_seconds": time.perf_counter() - start, "warm_started": compatible, "steps": steps,
-            "regime": "function", "noise_sd": (hypers.log_sigma.exp() * y_std).tolist()}
-    return MultiOutputLLAModel(net, encoder, hypers, train_X, Y, config, info, prior_mean)
-
-
-def _penalty(net: MultiOutputMLP, precisions: Tensor, prior_mean: list[Tensor] | None) -> Tensor:
-    params = list(net.parameters())
-    means = prior_mean if prior_mean is not None else [None] * len(params)
-    return sum(p * (t if mu is None else t - mu).pow(2).sum() for p, t, mu in zip(precisions, params, means))
-
-
-def _train(net: MultiOutputMLP, inputs: Tensor, ys: Tensor, hypers: MultiOutputHyperparameters, steps: int,
-           lr: float, prior_mean: list[Tensor] | None) -> None:
-    """Full-batch Adam on the negative log joint (hyperparameters fixed), cosine schedule."""
-    precisions = hypers.log_prior.exp().expand(net.n_groups).detach()
-    sigma2 = (2.0 * hypers.log_sigma).exp().detach()
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    loss = torch.zeros(())
-    with torch.enable_grad():
-        net.train().requires_grad_(True)
-        for step in range(steps):
-            for group in optimizer.param_groups:
-                group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1))))
-            optimizer.zero_grad()
-            loss = (0.5 * ((net(inputs) - ys).pow(2) / sigma2).sum() + 0.5 * _penalty(net, precisions, prior_mean)) / ys.shape[0]
-            loss.backward()
-            optimizer.step()
-    if steps > 0 and not math.isfinite(float(loss.detach())):
-        raise ValueError("MAP training diverged (non-finite loss)")
-
-
-def _tune(net: MultiOutputMLP, inputs: Tensor, ys: Tensor, hypers: MultiOutputHyperparameters, n_steps: int,
-          config: LLAConfig, prior_mean: list[Tensor] | None) -> MultiOutputHyperparameters:
-    """Adam on the log hyperparameters maximising :func:`multi_output_log_evidence` at the MAP."""
-    with torch.no_grad():
-        features = net.tangent_features(inputs)
-        grams = multi_gram_blocks(features)
-        sse = (features.f - ys).pow(2).sum(0)
-        params = [p.detach() for p in net.parameters()]
-        means = prior_mean if prior_mean is not None else [torch.zeros_like(p) for p in params]
-        theta_sq = torch.stack([(p - mu).pow(2).sum() for p, mu in zip(params, means)])
-    floor = math.log(config.min_noise_sd)
-    log_prior = hypers.log_prior.detach().clone().requires_grad_(True)
-    log_sigma = hypers.log_sigma.detach().clamp(min=floor).clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([log_prior, log_sigma], lr=config.marglik_lr)
-    with torch.enable_grad():
-        for _ in range(n_steps):
-            optimizer.zero_grad()
-            (-multi_output_log_evidence(grams, sse, theta_sq, log_prior, log_sigma)).backward()
-            optimizer.step()
-            with torch.no_grad():
-                log_sigma.clamp_(min=floor)
-                log_prior.clamp_(-12.0, 12.0)
-    if not bool(torch.isfinite(log_prior).all() and torch.isfinite(log_sigma).all()):
+    net.train()
+    train_map(net, inputs, ys, hypers, steps, lr, None, 0, 0, prior_mean=prior_mean)
+    hypers = function_space_update(config, prior_mean, net, inputs, ys, hypers, final_steps)
+    if not hypers.is_finite():
         raise ValueError("non-finite hyperparameters after tuning")
-    return MultiOutputHyperparameters(log_prior.detach(), log_sigma.detach())
+    info = {"fit_seconds": time.perf_counter() - start, "warm_started": compatible, "steps": steps,
+            "regime": "function", "noise_sd": (hypers.sigma.detach() * y_std).tolist()}
+    return MultiOutputLLAModel(net, encoder, hypers, train_X, Y, config, info, prior_mean)

@@ -12,7 +12,6 @@ from .jacobians import jacobians, per_example_gradients
 from .kron import KronCurvature, kron_ggn
 from .kron_block import KronBlock
 from .likelihoods import (
-    negative_log_likelihood,
     nll_gradient_outputs,
     output_hessian,
     output_hessian_sqrt,
@@ -32,7 +31,6 @@ __all__ = [
     "kernel_between",
     "kernel_blocks",
     "kron_ggn",
-    "negative_log_likelihood",
     "nll_gradient_outputs",
     "ntk_kernel",
     "output_hessian",

@@ -19,7 +19,6 @@ from torch.func import functional_call, grad, jacrev, vmap
 
 from bdl_core.likelihood import check_likelihood
 
-from .likelihoods import negative_log_likelihood
 from .params import ParameterLayout
 
 
@@ -114,7 +113,7 @@ def per_example_gradients(
 
     def loss(params: dict[str, Tensor], x: Tensor, target: Tensor) -> Tensor:
         f = forward(params, x).unsqueeze(0)
-        return negative_log_likelihood(f, target.unsqueeze(0), likelihood)
+        return likelihood.negative_log_likelihood(f, target.unsqueeze(0), normalised=False)
 
     if not likelihood.is_regression:
         y = y.reshape(-1)

@@ -78,21 +78,3 @@ def nll_gradient_outputs(f: Tensor, y: Tensor, likelihood: str) -> Tensor:
         return f - y.reshape(f.shape).to(f.dtype)
     onehot = F.one_hot(y.long().reshape(-1), f.shape[-1]).to(f.dtype)
     return torch.softmax(f, dim=-1) - onehot
-
-
-def negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str) -> Tensor:
-    """Summed -log p(y | f) over the N examples (unit noise, constants dropped for regression).
-
-    Args:
-        f: (N, C) network outputs.
-        y: (N, C) regression targets or (N,) class indices.
-        likelihood: ``"regression"`` (0.5 * sum ||y - f||^2) or ``"classification"``
-            (summed cross-entropy).
-
-    Returns:
-        () scalar.
-    """
-    likelihood = check_likelihood(likelihood)
-    if likelihood.is_regression:
-        return 0.5 * (f - y.reshape(f.shape).to(f.dtype)).pow(2).sum()
-    return F.cross_entropy(f, y.long().reshape(-1), reduction="sum")

@@ -11,7 +11,7 @@ from .data_fit import MapDataFit
 from .diag_precision import DiagPrecision
 from .full_precision import FullPrecision
 from .function_precision import FunctionPrecision
-from .hyperparameter_tuning import optimize_hyperparameters
+from .hyperparameter_tuning import maximise_evidence, optimize_hyperparameters
 from .kron_precision import KronFactorisation, KronPrecision
 from .laplace import LaplacePosterior
 from .marginal_likelihood import laplace_log_marginal_likelihood
@@ -53,6 +53,7 @@ __all__ = [
     "glm_predictive",
     "laplace_log_marginal_likelihood",
     "mc_probabilities",
+    "maximise_evidence",
     "optimize_hyperparameters",
     "optimize_prior_precision_on_validation",
     "prior_diagonal_from_values",

@@ -8,13 +8,12 @@ a constant of the fit.
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from bdl_core.likelihood import Likelihood
+from bdl_core.likelihood import Likelihood, gaussian_log_likelihood
 
 
 class MapDataFit:
@@ -71,6 +70,4 @@ class MapDataFit:
             return -self.nll
         sigma = torch.as_tensor(sigma_noise, dtype=self.sum_squared_residuals.dtype,
                                 device=self.sum_squared_residuals.device)
-        n_obs = self.n_data * self.n_outputs
-        return (-0.5 * n_obs * math.log(2 * math.pi) - n_obs * sigma.log()
-                - 0.5 * self.sum_squared_residuals / sigma.pow(2))
+        return gaussian_log_likelihood(self.sum_squared_residuals, sigma.pow(2), self.n_data * self.n_outputs)

@@ -142,8 +142,17 @@ def probit_probabilities(f_mean: Tensor, f_cov: Tensor) -> Tensor:
     Returns:
         (N, C) probabilities softmax(f_mean / sqrt(1 + pi/8 var)).
     """
-    var = f_cov.diagonal(dim1=-2, dim2=-1)
-    return torch.softmax(f_mean / (1.0 + math.pi / 8.0 * var).sqrt(), dim=-1)
+    return torch.softmax(probit_scaled(f_mean, f_cov.diagonal(dim1=-2, dim2=-1)), dim=-1)
+
+
+def probit_scaled(f_mean: Tensor, var: Tensor) -> Tensor:
+    """The probit (MacKay) moderated logits ``f_mean / sqrt(1 + pi/8 var)``, any shape.
+
+    Args:
+        f_mean: Logit means, e.g. (N, C), or (N,) for one Bernoulli logit per example.
+        var: Logit variances of the same shape.
+    """
+    return f_mean / (1.0 + math.pi / 8.0 * var).sqrt()
 
 
 def mc_probabilities(f_mean: Tensor, f_cov: Tensor, n_samples: int,

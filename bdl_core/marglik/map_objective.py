@@ -13,11 +13,8 @@ is comparable across sigma).
 
 from __future__ import annotations
 
-import math
 
-import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from bdl_core.likelihood import Likelihood
 
@@ -36,13 +33,7 @@ def batch_negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str,
     Returns:
         () tensor, differentiable w.r.t. f (and sigma_noise).
     """
-    if not Likelihood.of(likelihood).is_regression:
-        return F.cross_entropy(f, y.reshape(-1).long(), reduction="sum")
-    sigma = torch.as_tensor(sigma_noise, dtype=f.dtype, device=f.device)
-    residual = y.reshape(f.shape).to(f.dtype) - f
-    n_obs = f.numel()
-    return (0.5 * residual.pow(2).sum() / sigma.pow(2)
-            + n_obs * (sigma.log() + 0.5 * math.log(2 * math.pi)))
+    return Likelihood.of(likelihood).negative_log_likelihood(f, y, sigma_noise)
 
 
 def map_objective(f: Tensor, y: Tensor, theta: Tensor, prior_diagonal: Tensor, n_data: int,

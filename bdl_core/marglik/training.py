@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from bdl_core.curvature import ParameterLayout
 from bdl_core.hyperparameters import Hyperparameters
 from bdl_core.laplace import Laplace, LaplacePosterior, MapDataFit
+from bdl_core.laplace.hyperparameter_tuning import maximise_evidence
 from bdl_core.likelihood import Likelihood
 from bdl_core.priors import PriorPrecision
 
@@ -99,20 +100,18 @@ def _bound_hypersteps(model, layout, likelihood: Likelihood, hyper: Hyperparamet
     X, _ = data
     n = X.shape[0]
     theta = layout.vector()
-    value = float("nan")
-    for _ in range(n_steps):
+
+    def estimate() -> Tensor:
         idx = torch.randperm(n, generator=generator)[:batch_size].to(X.device)
-        optimizer.zero_grad()
         prior_diagonal, sigma = hyper.prior.diagonal(), hyper.log_sigma.exp()
         scale = likelihood.curvature_scale(sigma)
         _, logdet = block_log_determinant(model, layout, likelihood, X[idx], prior_diagonal,
                                           scale, mode)
         scatter = (prior_diagonal * theta.pow(2)).sum()
-        lml = data_fit.log_likelihood(sigma) - 0.5 * (n / idx.numel() * logdet + scatter)
-        (-lml).backward()
-        optimizer.step()
-        value = lml.item()
-    return value
+        return data_fit.log_likelihood(sigma) - 0.5 * (n / idx.numel() * logdet + scatter)
+
+    trace = maximise_evidence(estimate, hyper, n_steps, optimizer=optimizer)
+    return trace[-1] if trace else float("nan")
 
 
 def train(
@@ -241,11 +240,8 @@ def train(
         model.eval()
         if marglik_batch_size is None:
             la = make_laplace().fit(loader)
-            for _ in range(n_hypersteps):
-                hyp_opt.zero_grad()
-                lml = la.log_marginal_likelihood(hyper.prior.hyperparameters(), hyper.log_sigma.exp())
-                (-lml).backward()
-                hyp_opt.step()
+            maximise_evidence(lambda: la.log_marginal_likelihood(hyper.prior.hyperparameters(), hyper.log_sigma.exp()),
+                              hyper, n_hypersteps, optimizer=hyp_opt, record=False)
             prior_values, sigma = _values(hyper)
             la.prior_precision = prior_values
             if likelihood.is_regression:

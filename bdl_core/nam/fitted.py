@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from bdl_core.laplace.predictive import probit_scaled
 from bdl_core.likelihood import Likelihood
 
 from .additive_model import AdditiveModel
@@ -122,7 +123,7 @@ class FittedAdditiveModel:
         mean, var = self.predict_latent(X)
         if self.likelihood.is_regression:
             return mean, var + self.sigma**2
-        return torch.sigmoid(mean / torch.sqrt(1 + math.pi / 8 * var)), var
+        return torch.sigmoid(probit_scaled(mean, var)), var
 
 
 def new_fitted(model: AdditiveModel, likelihood: str, prior_init: float = 1.0, sigma_init: float = 1.0) -> FittedAdditiveModel:

@@ -2,40 +2,18 @@
 
 ``bdl_core.curvature.likelihoods`` covers unit-noise Gaussian and softmax-categorical outputs
 with (N, C) logits. A binary NAM has ONE logit per example, so its Bernoulli negative
-log-likelihood, output Hessian p (1 - p) and residual y - p are written out here; they equal
-the softmax ones for the logits (0, f).
+output Hessian p (1 - p) and residual y - p are written out here; they equal the softmax ones
+for the logits (0, f). Its negative log-likelihood is :meth:`bdl_core.likelihood.Likelihood.negative_log_likelihood`
+of (N,) outputs.
 """
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from bdl_core.likelihood import check_likelihood
-
-
-def negative_log_likelihood(f: Tensor, y: Tensor, likelihood: str, sigma: Tensor | float = 1.0) -> Tensor:
-    """Summed -log p(y | f) over the examples, normalisation constants included.
-
-    Args:
-        f: (N,) predictions (mean or logit).
-        y: (N,) targets (real values, or labels in {0, 1}).
-        likelihood: ``"regression"`` (Gaussian with std ``sigma``) or ``"classification"``.
-        sigma: () noise std (regression; differentiable).
-
-    Returns:
-        () tensor.
-    """
-    likelihood = check_likelihood(likelihood)
-    y = y.reshape(f.shape).to(f.dtype)
-    if not likelihood.is_regression:
-        return F.binary_cross_entropy_with_logits(f, y, reduction="sum")
-    sigma = torch.as_tensor(sigma, dtype=f.dtype, device=f.device)
-    n = f.numel()
-    return 0.5 * (y - f).pow(2).sum() / sigma.pow(2) + n * (sigma.log() + 0.5 * math.log(2 * math.pi))
 
 
 def output_hessian(f: Tensor, likelihood: str) -> Tensor:
@@ -76,6 +54,4 @@ def curvature_scale(likelihood: str, sigma: Tensor) -> Tensor:
     Args:
         sigma: () noise std (ignored for classification).
     """
-    if check_likelihood(likelihood).is_regression:
-        return sigma.pow(-2)
-    return torch.ones_like(sigma)
+    return torch.as_tensor(check_likelihood(likelihood).curvature_scale(sigma), dtype=sigma.dtype, device=sigma.device)

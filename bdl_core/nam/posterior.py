@@ -26,7 +26,7 @@ import math
 import torch
 from torch import Tensor
 
-from bdl_core.likelihood import Likelihood
+from bdl_core.likelihood import Likelihood, gaussian_log_likelihood
 from bdl_core.linalg import stable_eigh
 
 from .additive_model import AdditiveModel
@@ -105,8 +105,7 @@ class AdditivePosterior:
         curv = self.eigens.curvature
         if not self.likelihood.is_regression:
             return -curv.data_fit
-        n = curv.n_data
-        return -n * (self.sigma.log() + 0.5 * math.log(2 * math.pi)) - 0.5 * curv.data_fit / self.sigma.pow(2)
+        return gaussian_log_likelihood(curv.data_fit, self.sigma.pow(2), curv.n_data)
 
     def log_marginal_likelihood(self, model: AdditiveModel) -> Tensor:
         """Laplace evidence log p(D | delta, sigma) ~= log p(D | theta*) - 0.5 [log det P - log det P0 + theta*^T P0 theta*].

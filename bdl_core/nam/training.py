@@ -25,13 +25,13 @@ import torch
 from torch import Tensor
 
 from bdl_core.hyperparameters import Hyperparameters
+from bdl_core.laplace.hyperparameter_tuning import maximise_evidence
 from bdl_core.likelihood import check_likelihood
 from bdl_core.marglik.cancellation import TrainingCancelled
 from bdl_core.marglik.loop import BestState, LoopCallbacks, run_online_marglik
 
 from .additive_model import AdditiveModel
 from .curvature import kfac_curvature
-from .likelihoods import negative_log_likelihood
 from .posterior import AdditivePosterior, KronEigens
 from .prior import AdditivePrior
 
@@ -116,7 +116,7 @@ def train_online_marglik(
             index = order[start : start + settings.batch_size]
             optimizer.zero_grad(set_to_none=True)
             sigma = hypers.log_sigma.detach().exp()
-            nll = negative_log_likelihood(model(X[index]), y[index], likelihood, sigma)
+            nll = likelihood.negative_log_likelihood(model(X[index]), y[index], sigma)
             loss = (nll * (n / index.numel()) + prior.penalty(model, fixed_precisions=True)) / n
             loss.backward()
             optimizer.step()
@@ -133,12 +133,9 @@ def train_online_marglik(
     def update_evidence(epoch: int) -> float:
         eigens = KronEigens(kfac_curvature(model, X, y, likelihood))
         steps = settings.hyper_steps if settings.learn_hyperparameters else 0
-        for _ in range(steps):
-            hyper_optimizer.zero_grad(set_to_none=True)
-            lml = AdditivePosterior(eigens, prior, likelihood, hypers.log_sigma).log_marginal_likelihood(model)
-            (-lml / n).backward()
-            hyper_optimizer.step()
-            hypers.apply_floor_()
+        maximise_evidence(
+            lambda: AdditivePosterior(eigens, prior, likelihood, hypers.log_sigma).log_marginal_likelihood(model) / n,
+            hypers, steps, optimizer=hyper_optimizer, floor=settings.min_sigma, record=False)
         with torch.no_grad():
             lml = float(AdditivePosterior(eigens, prior, likelihood, hypers.log_sigma).log_marginal_likelihood(model)) / n
         history.append({"epoch": float(epoch), "log_marglik": lml, "sigma": float(hypers.log_sigma.detach().exp())})

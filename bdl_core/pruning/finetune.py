@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from bdl_core.curvature import ParameterLayout, negative_log_likelihood
+from bdl_core.curvature import ParameterLayout
 from bdl_core.likelihood import Likelihood
 
 from .mask import PruningMask
@@ -69,7 +69,8 @@ def finetune_masked(
                 rows = order[start : start + batch_size]
                 optimizer.zero_grad(set_to_none=True)
                 f = model(X[rows])
-                nll = negative_log_likelihood(f.reshape(rows.numel(), -1), y[rows], likelihood)
+                nll = Likelihood.of(likelihood).negative_log_likelihood(f.reshape(rows.numel(), -1), y[rows],
+                                                                        normalised=False)
                 theta = torch.cat([p.reshape(-1) for p in params])
                 penalty = 0.5 * (delta * theta.pow(2)).sum() / n
                 loss = noise_scale * nll / rows.numel() + penalty

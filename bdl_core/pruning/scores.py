@@ -29,8 +29,9 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-from bdl_core.curvature import ParameterLayout, negative_log_likelihood
+from bdl_core.curvature import ParameterLayout
 from bdl_core.laplace import PosteriorPrecision
+from bdl_core.likelihood import Likelihood
 
 CRITERIA = ("opd", "magnitude", "random", "snip", "grasp")
 
@@ -77,7 +78,7 @@ def _loss_gradient(model: nn.Module, layout: ParameterLayout, batches: Iterable[
     params = layout.parameters()
     out = []
     for X, y in batches:
-        loss = negative_log_likelihood(model(X).reshape(X.shape[0], -1), y, likelihood)
+        loss = Likelihood.of(likelihood).negative_log_likelihood(model(X).reshape(X.shape[0], -1), y, normalised=False)
         grads = torch.autograd.grad(loss, params, create_graph=create_graph, allow_unused=True)
         flat = torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(grads, params)])
         out.append((loss, flat))

@@ -25,18 +25,31 @@ def _classification(probs: torch.Tensor, data: DataSplits, n_bins: int) -> dict[
 
 
 @torch.no_grad()
-def map_metrics(network: nn.Module, data: DataSplits, task: str, *, ece_bins: int = 15) -> dict[str, float]:
-    """Test metrics of the point-estimate network.
+def map_predictive(network: nn.Module, data: DataSplits, x: torch.Tensor, task: str
+                   ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """The point-estimate network's predictive at the (R, D) rows ``x`` (standardised units).
 
-    Classification: NLL, accuracy and ECE of softmax(f). Regression: RMSE and the NLL of
-    N(f, s^2) with s^2 the mean squared training residual (the maximum-likelihood noise).
+    Classification: (R, C) probabilities softmax(f). Regression: (R, 1) mean f and (R, 1) variance
+    s^2, the mean squared training residual (the maximum-likelihood noise).
     """
     network.eval()
     if task == "classification":
-        return _classification(torch.softmax(network(data.x_test), dim=-1), data, ece_bins)
+        return torch.softmax(network(x), dim=-1)
     noise = (network(data.x_train) - data.y_train).pow(2).mean()
-    mean = network(data.x_test)
-    return _regression(mean, noise.expand_as(mean), data)
+    mean = network(x)
+    return mean, noise.expand_as(mean)
+
+
+@torch.no_grad()
+def map_metrics(network: nn.Module, data: DataSplits, task: str, *, ece_bins: int = 15) -> dict[str, float]:
+    """Test metrics of the point-estimate network's predictive (:func:`map_predictive`).
+
+    Classification: NLL, accuracy and ECE. Regression: RMSE and the Gaussian NLL.
+    """
+    predictive = map_predictive(network, data, data.x_test, task)
+    if task == "classification":
+        return _classification(predictive, data, ece_bins)
+    return _regression(*predictive, data)
 
 
 def laplace_metrics(la: Any, data: DataSplits, task: str, *, ece_bins: int = 15, link: str = "probit"

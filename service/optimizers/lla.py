@@ -33,8 +33,9 @@ import torch
 from pydantic import BaseModel
 from torch import Tensor
 
-from bdl_core.bo import InputEncoder, LLAConfig, LLAHyperparameters, LLAModel, TangentMLP, assemble_lla_model, fit_lla_model
-from bdl_core.bo.multi_output_lla import MultiOutputHyperparameters, MultiOutputLLAModel, fit_multi_output_lla
+from bdl_core.bo import InputEncoder, LLAConfig, LLAModel, TangentMLP, assemble_lla_model, fit_lla_model
+from bdl_core.bo.multi_output_lla import MultiOutputLLAModel, fit_multi_output_lla
+from bdl_core.hyperparameters import Hyperparameters
 from bdl_core.bo.multi_output_mlp import MultiOutputMLP
 
 from service.optimizers.activity_inputs import ActivityInputs
@@ -174,7 +175,7 @@ def from_state(state: SurrogateState, config: LLAConfig, encoder: InputEncoder) 
         net = TangentMLP(encoder.out_features, config.width, config.depth, config.activation,
                          dtype=train_X.dtype, device=train_X.device)
     net.load_state_dict({k.removeprefix("net."): v for k, v in t.items() if k.startswith("net.")})
-    hypers = LLAHyperparameters(t["hypers.log_prior"].clone(), t["hypers.log_sigma"].reshape(()).clone())
+    hypers = Hyperparameters.for_network(net, config.prior, t["hypers.log_prior"], t["hypers.log_sigma"].reshape(()))
     n_means = sum(1 for k in t if k.startswith("prior_mean."))
     prior_mean = [t[f"prior_mean.{i}"].clone() for i in range(n_means)] or None
     return assemble_lla_model(net, encoder, hypers, train_X, t["train_Y"], config, dict(state.meta), prior_mean)
@@ -200,7 +201,7 @@ def joint_from_state(state: SurrogateState, config: LLAConfig, encoder: InputEnc
         net = MultiOutputMLP(encoder.out_features, train_Y.shape[1], config.width, config.depth, config.activation,
                              dtype=train_X.dtype, device=train_X.device)
     net.load_state_dict({k.removeprefix("net."): v for k, v in t.items() if k.startswith("net.")})
-    hypers = MultiOutputHyperparameters(t["hypers.log_prior"].clone(), t["hypers.log_sigma"].clone())
+    hypers = Hyperparameters.for_network(net, config.prior, t["hypers.log_prior"], t["hypers.log_sigma"].reshape(-1))
     n_means = sum(1 for k in t if k.startswith("prior_mean."))
     prior_mean = [t[f"prior_mean.{i}"].clone() for i in range(n_means)] or None
     return MultiOutputLLAModel(net, encoder, hypers, train_X, train_Y, config, dict(state.meta), prior_mean)

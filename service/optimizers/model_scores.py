@@ -18,13 +18,14 @@ Written here because neither BoTorch nor ``bdl_core`` has a score common to both
 
 from __future__ import annotations
 
-import math
 
 import torch
 from botorch.models import SingleTaskGP
 from torch import Tensor
 
 from bdl_core.bo import LLAModel, function_space_log_evidence, gram_blocks
+from bdl_core.bo.function_space_evidence import squared_offsets
+from bdl_core.likelihood import LOG_2PI, gaussian_log_likelihood
 
 CRITERIA = ("evidence", "loo")
 
@@ -34,7 +35,7 @@ def loo_log_likelihood(A: Tensor, residual: Tensor) -> Tensor:
     inverse = torch.cholesky_inverse(torch.linalg.cholesky(A))
     diag = inverse.diagonal()
     loo_residual = (inverse @ residual) / diag
-    return (-0.5 * math.log(2 * math.pi) + 0.5 * diag.log() - 0.5 * loo_residual.pow(2) * diag).sum()
+    return gaussian_log_likelihood(loo_residual.pow(2), diag.reciprocal()).sum()
 
 
 def gp_parts(model: SingleTaskGP) -> tuple[Tensor, Tensor, Tensor]:
@@ -67,15 +68,13 @@ def evidence(model: object) -> float:
         chol = torch.linalg.cholesky(A)
         alpha = torch.cholesky_solve(residual.unsqueeze(-1), chol).squeeze(-1)
         n = residual.shape[0]
-        return float((-0.5 * residual @ alpha - chol.diagonal().log().sum() - 0.5 * n * math.log(2 * math.pi)).detach())
+        return float((-0.5 * residual @ alpha - chol.diagonal().log().sum() - 0.5 * n * LOG_2PI).detach())
     if isinstance(model, LLAModel):
         inputs = model.encoder(model.train_X)
         ys = (model.train_Y.reshape(-1) - model.y_mean) / model.y_std
         with torch.no_grad():
             features = model.net.tangent_features(inputs)
-            params = [p.detach() for p in model.net.parameters()]
-            means = model.prior_mean if model.prior_mean is not None else [torch.zeros_like(p) for p in params]
-            theta_sq = torch.stack([(p - m).pow(2).sum() for p, m in zip(params, means)])
+            theta_sq = squared_offsets(list(model.net.parameters()), model.prior_mean)
             value = function_space_log_evidence(gram_blocks(features), (features.f - ys).pow(2).sum(), theta_sq,
                                                 model.hypers.log_prior, model.hypers.log_sigma)
         return float(value)

@@ -8,7 +8,6 @@ import torch
 from bdl_core.bo import (
     FunctionSpacePredictive,
     LLAConfig,
-    LLAHyperparameters,
     ParametricPredictive,
     TangentMLP,
     function_space_log_evidence,
@@ -17,6 +16,7 @@ from bdl_core.bo import (
     tune_function_space,
 )
 from bdl_core.bo.evidence_updates import function_space_update, parametric_update
+from bdl_core.hyperparameters import Hyperparameters
 from bdl_core.laplace import Laplace
 
 F64 = torch.float64
@@ -28,7 +28,8 @@ def _setup(prior: str, n: int = 7):
     X = torch.rand(n, 2, dtype=F64) * 2 - 1
     y = torch.sin(3 * X[:, 0]) + X[:, 1] ** 2
     size = 1 if prior == "scalar" else net.n_groups
-    hypers = LLAHyperparameters(torch.linspace(-0.5, 0.8, size, dtype=F64), torch.tensor(-1.2, dtype=F64))
+    hypers = Hyperparameters.for_network(net, prior, torch.linspace(-0.5, 0.8, size, dtype=F64),
+                                         torch.tensor(-1.2, dtype=F64))
     la = Laplace(net, "regression", structure="function", prior=prior,
                  prior_precision=hypers.log_prior.exp(), sigma_noise=hypers.sigma)
     la.fit(X, y.unsqueeze(-1))
@@ -53,7 +54,7 @@ def test_tuning_increases_the_evidence_and_respects_the_noise_floor() -> None:
         grams, sse = gram_blocks(features), (features.f - y).pow(2).sum()
         theta_sq = torch.stack([p.pow(2).sum() for p in net.parameters()])
 
-    def evidence(h: LLAHyperparameters) -> float:
+    def evidence(h: Hyperparameters) -> float:
         return float(function_space_log_evidence(grams, sse, theta_sq, h.log_prior, h.log_sigma))
 
     tuned = tune_function_space(grams, sse, theta_sq, hypers, n_steps=60, lr=0.1, min_sigma=1e-3)
@@ -104,7 +105,10 @@ def test_online_updates_start_after_the_burn_in() -> None:
 
     def tune(net_, inputs, targets, h, n_steps):
         calls.append(n_steps)
-        return LLAHyperparameters(h.log_prior + 0.01, h.log_sigma)
+        shifted = h.clone()
+        with torch.no_grad():
+            shifted.log_prior.add_(0.01)
+        return shifted
 
     out = train_map(net, X, y, hypers, steps=100, lr=1e-3, tune=tune, marglik_every=10, marglik_steps=3, burnin=50)
     assert calls == [3, 3, 3, 3]  # after steps 60, 70, 80, 90 (never at the last step)

@@ -8,7 +8,8 @@ import torch
 from torch.func import functional_call, jacrev
 
 from bdl_core.bo import InputEncoder, LLAConfig
-from bdl_core.bo.multi_output_lla import fit_multi_output_lla, multi_output_log_evidence
+from bdl_core.bo.function_space_evidence import function_space_log_evidence as multi_output_log_evidence
+from bdl_core.bo.multi_output_lla import fit_multi_output_lla
 from bdl_core.bo.multi_output_mlp import MultiOutputMLP, multi_gram_blocks, multi_output_kernel
 
 F64 = torch.float64

@@ -31,7 +31,7 @@ from pydantic import Field
 
 from service.jobs.context import JobContext
 from service.jobs.data import DataSplits
-from service.jobs.evaluation import laplace_metrics, map_metrics, prior_summary
+from service.jobs.evaluation import laplace_metrics, map_metrics, map_predictive, prior_summary
 from service.jobs.map_comparison import comparison_report
 from service.jobs.map_training import train_map
 from service.jobs.model_artifacts import save_network
@@ -138,13 +138,11 @@ def map_validation_nlls(network: torch.nn.Module, data: DataSplits, x_val: torch
     """(V,) NLL of each validation row under the MAP network's predictive (as in ``map_metrics``)."""
     from bdl_core.calibration import gaussian_negative_log_likelihoods, negative_log_likelihoods
 
-    with torch.no_grad():
-        network.eval()
-        if task == "classification":
-            return negative_log_likelihoods(torch.softmax(network(x_val), dim=-1), y_val)
-        noise = (network(data.x_train) - data.y_train).pow(2).mean()
-        mean = network(x_val)
-        return gaussian_negative_log_likelihoods(mean, noise.expand_as(mean), y_val.reshape(mean.shape)).sum(dim=1)
+    predictive = map_predictive(network, data, x_val, task)
+    if task == "classification":
+        return negative_log_likelihoods(predictive, y_val)
+    mean, variance = predictive
+    return gaussian_negative_log_likelihoods(mean, variance, y_val.reshape(mean.shape)).sum(dim=1)
 
 
 def significantly_worse(laplace: torch.Tensor, map_: torch.Tensor) -> bool:
