@@ -148,12 +148,13 @@ class Policy(ABC):
 
     name: str = "policy"
 
-    def reads_history(self, space: SearchSpace, fixed: Mapping[int, float]) -> bool:
+    def reads_history(self, space: SearchSpace, fixed: Mapping[int, float],
+                      linear_constraints: LinearConstraints | None) -> bool:
         """Whether ``suggest`` needs the observed and pending trials in its request.
 
-        When False, the caller may pass empty ``X``, ``y`` and ``pending`` (the random policy on a
-        space whose draws never repeat reads only ``n_suggested``); this keeps a suggest O(1) in
-        the study's size.
+        When False, the caller may pass empty ``X``, ``y`` and ``pending`` (the random policy on an
+        unconstrained space whose draws never repeat reads only ``n_suggested``); this keeps a
+        suggest O(1) in the study's size.
         """
         return True
 

@@ -17,6 +17,7 @@ from torch.quasirandom import SobolEngine
 from service.optimizers.base import Policy, Prediction, PredictionUnavailable, SuggestRequest, Suggestion
 from service.optimizers.surrogate_state import SurrogateState
 from service.optimizers.distinct_points import is_duplicate, select_distinct
+from service.space.linear_constraints import LinearConstraints
 from service.space.search_space import SearchSpace
 
 EXTRA_DRAWS_MAX = 256
@@ -90,9 +91,12 @@ class SobolPolicy(Policy):
 
     name = "sobol"
 
-    def reads_history(self, space: SearchSpace, fixed: Mapping[int, float]) -> bool:
-        """Only to skip points equal to earlier trials, which cannot happen when draws never repeat."""
-        return not space.draws_never_repeat(fixed)
+    def reads_history(self, space: SearchSpace, fixed: Mapping[int, float],
+                      linear_constraints: LinearConstraints | None) -> bool:
+        """Only to skip points equal to earlier trials. That cannot happen when draws never repeat and
+        no constraint filters the sequence (a filtered sequence continued one index later can start
+        at the same admissible point)."""
+        return linear_constraints is not None or not space.draws_never_repeat(fixed)
 
     def suggest(self, request: SuggestRequest, warm: SurrogateState | None = None) -> Suggestion:
         """``request.count`` Sobol points continuing the sequence at ``request.n_suggested``."""

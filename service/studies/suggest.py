@@ -19,8 +19,8 @@
 A client that asks again with the ``client_id`` of live pending trials it holds gets those back
 instead of new ones (``held_trials``): nothing is computed.
 
-A policy that reads no history (``Policy.reads_history``: the random policy on a space whose
-Sobol draws never repeat) skips all of the above: held trials, queued trials and its points are
+A policy that reads no history (``Policy.reads_history``: the random policy on an unconstrained
+space whose Sobol draws never repeat) skips all of the above: held trials, queued trials and its points are
 handled in one short write transaction (:func:`suggest_in_one_transaction`). Drawing the next
 Sobol points is no model fit, and such a suggest costs the same at the millionth trial as at the
 first.
@@ -75,7 +75,7 @@ from service.studies.held_trials import held_trials
 from service.errors import InvalidInputError
 from service.studies.model_states import load_model_state, save_model_state
 from service.studies.records import count_change, expire_leases, load_study, trials_in_state
-from service.studies.training_data import build_request, search_space
+from service.studies.training_data import build_request, linear_constraints, search_space
 from service.studies.views import Trial
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,8 @@ def reads_history(db: Database, study_id: str, owner: str | None, fixed: Mapping
     whose draws never repeat)."""
     with db.read() as session:
         study = load_study(session, study_id, owner=owner)
-        return get_policy(study.surrogate).reads_history(search_space(study), fixed_columns(study, fixed))
+        return get_policy(study.surrogate).reads_history(search_space(study), fixed_columns(study, fixed),
+                                                         linear_constraints(study))
 
 
 def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, count: int, client_id: str | None,

@@ -104,6 +104,13 @@ def test_a_space_whose_draws_can_repeat_still_reads_history(client, monkeypatch)
     assert calls == []
     held_x = client.post(f"/v1/studies/{continuous}/suggest", json={"fixed": {"x": 2.0}})
     assert held_x.status_code == 200 and calls == ["snapshot"]  # only a grid column left free
+    calls.clear()
+    constrained = client.post("/v1/studies", json={
+        "name": "constrained", "parameters": CONTINUOUS, "objectives": [{"name": "f"}], "surrogate": "random",
+        "parameter_constraints": [{"coefficients": {"x": 1.0}, "op": "<=", "bound": -4.0}]})
+    assert constrained.status_code == 201, constrained.text
+    points = {tuple(sorted(_suggest_observe(client, constrained.json()["id"])["params"].items())) for _ in range(5)}
+    assert len(points) == 5 and len(calls) == 5  # a filtered sequence can repeat: history is read
 
 
 @pytest.mark.parametrize("fixed, expected", [({}, True), ({0: 0.5}, False)])
