@@ -117,6 +117,8 @@ def fit_lla_model(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder, confi
         prior_mean = [p.detach().clone() for p in net.parameters()] if config.prior_mean == "init" else None
     function_space = inputs.shape[0] < sum(p.numel() for p in net.parameters())
     update = function_space_update if function_space else parametric_update
+    if warm_started and function_space:  # O(n^3) per step: fewer steps at large n
+        final_steps = config.warm_evidence_steps(inputs.shape[0])
     tune = partial(update, config, prior_mean)
     every = 0 if warm_started else config.marglik_every  # warm: one online round per BO step
     burnin = int(config.marglik_burnin * steps)
