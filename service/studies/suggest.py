@@ -151,7 +151,10 @@ def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, c
             request = build_request(study, [], [], count - len(claimed), fixed=columns)
             started = time.perf_counter()
             suggestion = get_policy(study.surrogate).suggest(request)
-            SUGGEST_SECONDS.labels(study.surrogate).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            SUGGEST_SECONDS.labels(study.surrogate).observe(elapsed)
+            logger.info("suggest study=%s count=%d policy=%s seconds=%.3f (no history read)",
+                        study_id, count - len(claimed), suggestion.policy, elapsed)
             X, policy = suggestion.X, suggestion.policy
         return store_trials(session, study, space, claimed, X, client_id, policy)
 
