@@ -10,10 +10,10 @@ stays with GPyTorch/BoTorch (``gp_model``); this module only reads the fitted
 hyperparameters, so the two cannot disagree (``tests/optimizers/test_cached_posterior.py``
 checks mean and covariance against GPyTorch's exact posterior).
 
-Supported: ``SingleTaskGP`` with an RBF or Matern-5/2 kernel (ARD lengthscales), with or
-without a ``ScaleKernel`` around it, constant mean, homoskedastic or fixed noise and an
-optional ``Standardize`` outcome transform; ``cached_posterior_model`` returns None for
-anything else (other Matern smoothness included) and callers keep the original model.
+Supported: ``SingleTaskGP`` with its default RBF kernel (ARD lengthscales, no output
+scale) or a ``ScaleKernel`` around it, constant mean, homoskedastic or fixed noise and
+an optional ``Standardize`` outcome transform; ``cached_posterior_model`` returns None
+for anything else and callers keep the original model.
 
 Posterior at ``X`` ``(..., q, D)``: with ``L L^T = K + diag(noise)``, ``alpha = (K + diag(noise))^{-1} (y - c)``,
 ``mean = c + k_*^T alpha``, ``cov = k_** - V^T V`` with ``V = L^{-1} k_*``, then un-standardised.
@@ -21,23 +21,18 @@ Posterior at ``X`` ``(..., q, D)``: with ``L L^T = K + diag(noise)``, ``alpha = 
 
 from __future__ import annotations
 
-import math
-
 import torch
 from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
-from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
+from gpytorch.kernels import RBFKernel, ScaleKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
 from gpytorch.means import ConstantMean
 from torch import Tensor
 
 COVARIANCE_JITTER = 1e-9  # added to the joint predictive covariance (standardised units)
-# below this squared scaled distance a Matern-5/2 distance is taken as 0 (sqrt has no gradient at 0;
-# the kernel's own gradient there is 0, so nothing is lost)
-MATERN_MIN_SQUARED_DISTANCE = 1e-30
 
 
 class CachedPosteriorGP(Model):
@@ -45,21 +40,19 @@ class CachedPosteriorGP(Model):
 
     Args:
         train_X: ``(n, D)`` training inputs.
-        lengthscale: ``(D,)`` ARD lengthscales.
+        lengthscale: ``(D,)`` RBF lengthscales.
         outputscale: kernel output scale (1.0 without a ``ScaleKernel``).
         constant: the constant prior mean (standardised units).
         chol: ``(n, n)`` lower Cholesky factor of ``K + diag(noise)``.
         alpha: ``(n,)`` ``(K + diag(noise))^{-1} (y - constant)``.
         y_mean, y_std: the outcome standardisation (0 and 1 without one).
-        matern: the kernel is Matern-5/2 (else RBF).
     """
 
     num_outputs = 1
 
     def __init__(self, train_X: Tensor, lengthscale: Tensor, outputscale: float | Tensor, constant: Tensor,
-                 chol: Tensor, alpha: Tensor, y_mean: Tensor, y_std: Tensor, matern: bool = False) -> None:
+                 chol: Tensor, alpha: Tensor, y_mean: Tensor, y_std: Tensor) -> None:
         super().__init__()
-        self.matern = matern
         self.train_X = train_X
         self.scaled_train_X = train_X / lengthscale
         self.lengthscale = lengthscale
@@ -71,16 +64,9 @@ class CachedPosteriorGP(Model):
         self.y_std = y_std
 
     def kernel(self, A: Tensor, B: Tensor) -> Tensor:
-        """Kernel matrix on lengthscale-scaled inputs ``(..., p, D)``, ``(..., r, D)``.
-
-        RBF: ``outputscale * exp(-r^2 / 2)``; Matern-5/2: ``outputscale * (1 + s + s^2 / 3) exp(-s)``
-        with ``s = sqrt(5) r``; ``r = |a - b|``.
-        """
+        """``outputscale * exp(-|a - b|^2 / 2)`` on lengthscale-scaled inputs ``(..., p, D)``, ``(..., r, D)``."""
         sq = (A.unsqueeze(-2) - B.unsqueeze(-3)).pow(2).sum(-1)
-        if not self.matern:
-            return self.outputscale * torch.exp(-0.5 * sq)
-        s = math.sqrt(5.0) * sq.clamp_min(MATERN_MIN_SQUARED_DISTANCE).sqrt()
-        return self.outputscale * (1.0 + s + s.pow(2) / 3.0) * torch.exp(-s)
+        return self.outputscale * torch.exp(-0.5 * sq)
 
     def posterior(self, X: Tensor, output_indices=None, observation_noise=False, posterior_transform=None,
                   **kwargs) -> GPyTorchPosterior:
@@ -119,9 +105,7 @@ def cached_posterior_model(model: Model) -> CachedPosteriorGP | None:
     kernel, outputscale = model.covar_module, 1.0
     if isinstance(kernel, ScaleKernel):
         kernel, outputscale = kernel.base_kernel, model.covar_module.outputscale.detach()
-    matern = type(kernel) is MaternKernel and kernel.nu == 2.5
-    if not (matern or type(kernel) is RBFKernel) or kernel.active_dims is not None \
-            or not isinstance(model.mean_module, ConstantMean):
+    if type(kernel) is not RBFKernel or kernel.active_dims is not None or not isinstance(model.mean_module, ConstantMean):
         return None
     likelihood = model.likelihood
     train_X = model.train_inputs[0].detach()
@@ -138,7 +122,7 @@ def cached_posterior_model(model: Model) -> CachedPosteriorGP | None:
         lengthscale = kernel.lengthscale.detach().reshape(-1)
         constant = model.mean_module.constant.detach().reshape(())
         view = CachedPosteriorGP(train_X, lengthscale, outputscale, constant,
-                                 torch.empty(0), torch.empty(0), torch.zeros(()), torch.ones(()), matern=matern)
+                                 torch.empty(0), torch.empty(0), torch.zeros(()), torch.ones(()))
         K = view.kernel(view.scaled_train_X, view.scaled_train_X) + torch.diag(noise)
         chol = _cholesky(K)
         alpha = torch.cholesky_solve((y - constant).unsqueeze(-1), chol).squeeze(-1)
