@@ -26,7 +26,7 @@ Why, measured on Hartmann6 (60 evaluations, 12 initial, seeds 0-4, in process):
 Median regret: 0.123 (BoTorch defaults), 0.121 (noise only), 0.0019 (output scale only),
 0.00016 (both; 3 of 5 seeds at the global optimum, the other 2 at the local one, -3.2032);
 on seeds 5-9, not used to choose this, 0.0090 before and 0.0001 after (5 of 5 global). Cost:
-the sharper model makes the acquisition's L-BFGS-B work longer, p50 CPU 0.085 -> 0.124 s per
+the acquisition optimisation takes longer on the sharper model, p50 CPU 0.085 -> 0.124 s per
 Hartmann6 suggest (fit unchanged); no change measured on Ackley-10.
 
 Speed: hyperparameters are warm-started from the previous fit of the same study and
