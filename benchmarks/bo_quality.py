@@ -27,6 +27,7 @@ import torch
 
 from benchmarks.problems import PROBLEM_NAMES, Problem, get_problem
 from service.api.app import create_app
+from service.compute_threads import limit_compute_threads
 from service.config import Settings
 from service.db import Database
 from service.db.migrate import upgrade
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plots", default="benchmarks/results", help="directory for PNG plots")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app sets BDLOPT_TORCH_THREADS, default 1)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    limit_compute_threads(args.threads)
     problems = [get_problem(name) for name in args.problems.split(",")]
     surrogates = args.surrogates.split(",")
     for name in args.problems.split(","):

@@ -32,6 +32,7 @@ import torch
 
 from benchmarks.conditional_tasks import TASKS, ConditionalTask
 from service.api.app import create_app
+from service.compute_threads import limit_compute_threads
 from service.config import Settings
 from service.db import Database
 from service.db.migrate import upgrade
@@ -47,7 +48,7 @@ def run_job(job: tuple[str, str, int, int, int]) -> tuple[str, str, int, list[fl
     from fastapi.testclient import TestClient
 
     name, method, seed, budget, initial = job
-    torch.set_num_threads(1)
+    limit_compute_threads(1)
     task = TASKS[name]
     started = time.perf_counter()
     if method in OPTUNA_METHODS:
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plots", default="benchmarks/results")
     parser.add_argument("--workers", type=int, default=1, help="processes running the (task, method, seed) runs")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    limit_compute_threads(1)
     methods = args.methods.split(",")
     for method in methods:
         assert method in BDLOPT_METHODS + OPTUNA_METHODS, method

@@ -27,6 +27,7 @@ from botorch.test_functions.synthetic import ConstrainedGramacy
 from botorch.utils.multi_objective.hypervolume import Hypervolume
 from botorch.utils.multi_objective.pareto import is_non_dominated
 
+from service.compute_threads import limit_compute_threads
 from service.optimizers import SuggestRequest, get_policy
 from service.optimizers.outcomes import OutcomeBound, Outcomes
 from service.space import FloatParam, SearchSpace
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--problems", default="")
     parser.add_argument("--plots", default="docs/images")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    limit_compute_threads(1)
     seeds = range(2 if args.quick else args.seeds)
     methods = args.methods.split(",")
     wanted = set(args.problems.split(",")) if args.problems else None

@@ -20,6 +20,7 @@ import time
 import torch
 from botorch.test_functions import Hartmann
 
+from service.compute_threads import limit_compute_threads
 from service.optimizers import SuggestRequest, get_policy
 from service.space import CategoricalParam, FloatParam, IntParam, SearchSpace
 
@@ -95,7 +96,7 @@ def main() -> None:
     parser.add_argument("--mixed", action="store_true", help="last two columns: int 1..10 and 4-way categorical")
     args = parser.parse_args()
     if args.threads > 0:
-        torch.set_num_threads(args.threads)
+        limit_compute_threads(args.threads)
     print(f"policy={args.policy} d={args.dim} mixed={args.mixed} count={args.count} repeats={args.repeats} "
           f"threads={torch.get_num_threads()}\n")
     print("| n | p50 (s) | p95 (s) | CPU p50 (s) | CPU p95 (s) | fit p50 (s) | acq p50 (s) | policy |")

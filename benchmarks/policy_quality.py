@@ -17,6 +17,7 @@ import time
 import torch
 
 from benchmarks.problems import PROBLEM_NAMES, Problem, get_problem
+from service.compute_threads import limit_compute_threads
 from service.optimizers import SuggestRequest, get_policy
 from service.space import SearchSpace
 
@@ -57,7 +58,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (0 = leave)")
     args = parser.parse_args()
     if args.threads > 0:
-        torch.set_num_threads(args.threads)
+        limit_compute_threads(args.threads)
     for name in args.problems:
         problem = get_problem(name)
         results: dict[str, list[float]] = {p: [] for p in args.policies}

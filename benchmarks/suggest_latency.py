@@ -4,7 +4,7 @@ For each history size n, a study on the 6-d Hartmann function is warm-started wi
 observations, then ``--rounds`` suggest -> observe steps are timed at the client (so n grows by one
 per step, as in real use). Optuna's ``GPSampler`` (the ``bench`` extra: ``pip install -e '.[bench]'``)
 gets the same n observations in process and its ``ask`` is timed in the same way, one thread
-(``torch.set_num_threads(1)``; the server runs with ``BDLOPT_TORCH_THREADS=1``). The rounds of all
+(``limit_compute_threads(1)``: one torch and one BLAS thread, as the server gets with ``BDLOPT_TORCH_THREADS=1``). The rounds of all
 contenders are interleaved (one bdlopt suggest, one Optuna ask, ...), so load on a shared machine hits
 them alike: only the same-run ratio to Optuna (last column) is comparable between runs. p50 is over all
 consecutive calls, including the first (cold) one and those that refit hyperparameters.
@@ -26,6 +26,7 @@ import httpx
 import torch
 
 from benchmarks.problems import Problem, get_problem
+from service.compute_threads import limit_compute_threads
 from tests.live_server import live_server
 
 OPTUNA = "optuna-gpsampler"
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", default="1", help="BDLOPT_TORCH_THREADS of the server (1 is its default)")
     parser.add_argument("--port", type=int, default=None, help="server port (default: a free one)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(int(args.threads))  # the in-process peer gets what the server gets
+    limit_compute_threads(int(args.threads))  # the in-process peer gets what the server gets
     sizes = [int(s) for s in args.sizes.split(",")]
     surrogates = [s for s in args.surrogates.split(",") if s]
     with_optuna = "optuna" in args.peers.split(",")

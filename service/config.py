@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     )
     torch_threads: int | None = Field(
         default=1, ge=1,
-        description="Intra-op threads of PyTorch in this process. 1 suits the API: its model fits are small and "
+        description="Intra-op threads of PyTorch and of the BLAS libraries (scipy's L-BFGS-B) in this process. 1 suits the API: its model fits are small and "
         "requests run in parallel threads, so more threads only oversubscribe the cores.",
     )
     log_level: str = Field(default="INFO", description="Python logging level.")

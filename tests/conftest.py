@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from service.api.app import create_app
+from service.compute_threads import limit_compute_threads
 from service.config import Settings
 from service.db import Base, Database
 from service.db.migrate import upgrade
@@ -29,8 +30,9 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 REDIS_URL = os.environ.get("BDLOPT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 # The suite runs on 2-core machines, partly with a server subprocess beside it: one intra-op
-# thread per process avoids oversubscription, which slows small factorisations by orders of magnitude.
-torch.set_num_threads(1)
+# thread per process (torch's and the BLAS pools) avoids oversubscription, which slows small
+# factorisations and scipy's L-BFGS-B by orders of magnitude.
+limit_compute_threads(1)
 
 
 def _postgres_unavailable_reason() -> str | None:

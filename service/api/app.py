@@ -49,9 +49,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.torch_threads:
-            import torch
+            from service.compute_threads import limit_compute_threads
 
-            torch.set_num_threads(settings.torch_threads)
+            limit_compute_threads(settings.torch_threads)
         if settings.migrate_on_startup:
             upgrade(database)
         load_plugins(settings.job_plugin_modules())

@@ -58,9 +58,9 @@ def run_worker(settings: Settings, *, queues: list[str], concurrency: int | None
         if gpu_ids:
             os.environ["CUDA_VISIBLE_DEVICES"] = gpu_ids[index % len(gpu_ids)]
         if settings.torch_threads:
-            import torch
+            from service.compute_threads import limit_compute_threads
 
-            torch.set_num_threads(settings.torch_threads)
+            limit_compute_threads(settings.torch_threads)
         logger.info("pool process %d pinned to GPU %s", index, os.environ.get("CUDA_VISIBLE_DEVICES", "none"))
 
     @worker_process_shutdown.connect(weak=False)
@@ -68,9 +68,9 @@ def run_worker(settings: Settings, *, queues: list[str], concurrency: int | None
         close_process_database()
 
     if pool == "solo" and settings.torch_threads:
-        import torch
+        from service.compute_threads import limit_compute_threads
 
-        torch.set_num_threads(settings.torch_threads)
+        limit_compute_threads(settings.torch_threads)
     app = create_celery_app(settings)
     argv = ["worker", f"--queues={','.join(queue_name(settings, q) for q in queues)}",
             f"--concurrency={processes}", f"--pool={pool}", f"--loglevel={loglevel}",
