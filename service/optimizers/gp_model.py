@@ -61,6 +61,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
 from torch import Tensor
 
+from service.optimizers.gp_map_fit import GPHyperparameters, MapPriors, fit_map
 from service.optimizers.surrogate_state import (
     SurrogateState,
     data_fingerprint,
@@ -215,7 +216,9 @@ def fit_gp(
             n_fitted = warm.n_fitted
     if maxiter is None:
         maxiter = WARM_FIT_MAXITER if warm_started else FIT_MAXITER
-    if not skipped:
+    if not skipped and hand_fit_applies(space, data, safe):
+        fit_map_into(model, maxiter)
+    elif not skipped:
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         with numerical_settings(safe), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -235,6 +238,30 @@ def fit_gp(
         "fit_skipped": skipped,
     }
     return model, state, info
+
+
+def hand_fit_applies(space: SearchSpace, data: GPData, safe: bool) -> bool:
+    """Whether the model is ``continuous_gp`` with inferred noise (``gp_map_fit`` fits it)."""
+    return not space.categorical_dims and data.y_var is None and not safe
+
+
+def fit_map_into(model: SingleTaskGP, maxiter: int) -> None:
+    """Fit a ``continuous_gp`` with inferred noise by ``gp_map_fit.fit_map`` from its current
+    hyperparameters (same objective as ``fit_gpytorch_mll``) and write the MAP into it."""
+    kernel = model.covar_module
+    start = GPHyperparameters(
+        lengthscale=kernel.base_kernel.lengthscale.detach().reshape(-1),
+        outputscale=kernel.outputscale.detach().reshape(()),
+        noise=model.likelihood.noise.detach().reshape(()),
+        constant=model.mean_module.constant.detach().reshape(()),
+    )
+    X, y = model.train_inputs[0].detach(), model.train_targets.detach()
+    fitted = fit_map(X, y, start, MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE), maxiter)
+    with torch.no_grad():
+        kernel.base_kernel.lengthscale = fitted.lengthscale.reshape(kernel.base_kernel.lengthscale.shape)
+        kernel.outputscale = fitted.outputscale
+        model.likelihood.noise = fitted.noise.reshape(model.likelihood.noise.shape)
+        model.mean_module.constant = fitted.constant
 
 
 def _check_finite(model: torch.nn.Module) -> None:
