@@ -12,7 +12,7 @@ import torch
 
 from service.optimizers.cached_posterior import cached_posterior_model
 from service.optimizers.gp_model import GPData, fit_gp
-from service.optimizers.logei_search import LogEIObjective, log_h, maximise_logei
+from service.optimizers.logei_search import LogEIObjective, log_h, maximise_logei, select_starts
 from service.space import FloatParam, SearchSpace
 
 F64 = torch.float64
@@ -40,19 +40,27 @@ def _model(d: int = 2, n: int = 12, seed: int = 0):
     return space, X, fitted, cached_posterior_model(fitted)
 
 
+@pytest.mark.parametrize("correlated", [True, False])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_logei_and_gradient_equal_the_gp_posterior_and_autograd(seed: int) -> None:
+def test_logei_and_gradient_equal_the_gp_posterior_and_central_differences(seed: int, correlated: bool) -> None:
     space, X, fitted, view = _model(seed=seed)
-    objective = LogEIObjective(view)
+    objective = LogEIObjective(view, correlated=correlated)
     points = torch.rand(7, 2, generator=torch.Generator().manual_seed(10 + seed), dtype=F64)
     value, grad = objective.value_and_grad(points.numpy())
-    # reference: GPyTorch's posterior (original units) standardised back, LogEI by 50-digit log_h
+    # reference: GPyTorch's joint posterior of (x, x*) (original units) standardised back, 50-digit log_h
+    incumbent = torch.as_tensor(objective.incumbent, dtype=F64)
+    pairs = torch.stack([points, incumbent.expand_as(points)], dim=-2)  # (7, 2, D)
     with torch.no_grad():
-        posterior = fitted.posterior(points.unsqueeze(-2))
-    y_std = float(view.y_std)
-    mean = (posterior.mean.reshape(-1) - float(view.y_mean)) / y_std
-    sd = posterior.variance.reshape(-1).sqrt() / y_std
-    z = (mean - objective.best_f) / sd
+        posterior = fitted.posterior(pairs)
+    y_std, y_mean = float(view.y_std), float(view.y_mean)
+    mean = (posterior.mean.squeeze(-1) - y_mean) / y_std  # (7, 2)
+    cov = posterior.mvn.covariance_matrix / y_std**2  # (7, 2, 2)
+    assert float(mean[:, 1].max() - mean[:, 1].min()) < 1e-9 and abs(float(mean[0, 1]) - objective.best_f) < 1e-6
+    if correlated:
+        sd = (cov[:, 0, 0] + cov[:, 1, 1] - 2 * cov[:, 0, 1]).sqrt()
+    else:
+        sd = cov[:, 0, 0].sqrt()
+    z = (mean[:, 0] - objective.best_f) / sd
     reference = np.array([_exact_log_h(float(v)) for v in z]) + np.log(sd.numpy())
     np.testing.assert_allclose(value, reference, rtol=1e-6, atol=1e-8)
     # gradient: central differences of the value (checked above against 50-digit arithmetic)
@@ -74,3 +82,20 @@ def test_search_finds_the_grid_maximum_of_logei() -> None:
     assert found.shape == (1, 2) and bool(((found >= 0) & (found <= 1)).all())
     assert float(objective.value(found.numpy())[0]) >= best_on_grid - 1e-6
     assert math.isfinite(best_on_grid)
+
+
+def test_starts_hold_the_best_candidate_and_are_distinct() -> None:
+    rng = np.random.default_rng(0)
+    candidates = np.concatenate([rng.random((50, 3)), np.zeros((5, 3))])  # five copies of one row
+    scores = np.concatenate([rng.standard_normal(50), np.full(5, 10.0)])  # ... which scores best
+    starts = select_starts(candidates, scores, 6, np.random.default_rng(1))
+    assert starts.shape == (6, 3)
+    np.testing.assert_array_equal(starts[0], np.zeros(3))
+    assert np.unique(starts, axis=0).shape[0] == 6
+    # non-finite scores are never starts: the copies at odd indices 51, 53 keep the best row
+    masked = np.where(np.arange(55) % 2 == 0, np.nan, scores)
+    with_nan = select_starts(candidates, masked, 4, np.random.default_rng(2))
+    assert with_nan.shape == (4, 3)
+    np.testing.assert_array_equal(with_nan[0], np.zeros(3))
+    finite_rows = candidates[np.isfinite(masked)]
+    assert all(any(np.array_equal(row, other) for other in finite_rows) for row in with_nan)
