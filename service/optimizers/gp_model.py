@@ -29,6 +29,10 @@ on seeds 5-9, not used to choose this, 0.0090 before and 0.0001 after (5 of 5 gl
 the acquisition optimisation takes longer on the sharper model, p50 CPU 0.085 -> 0.124 s per
 Hartmann6 suggest (fit unchanged); no change measured on Ackley-10.
 
+Fitting: the continuous GP with inferred noise (the common case) is fitted by the closed-form
+``gp_map_fit`` (GPyTorch's objective and coordinates, ~10x cheaper per step); mixed and fixed-noise
+models and the ``safe`` retry by ``fit_gpytorch_mll``.
+
 Speed: hyperparameters are warm-started from the previous fit of the same study and
 L-BFGS-B is capped (``WARM_FIT_MAXITER`` when warm; ``WARM_FIT_TOLERANCES`` holds extra
 stopping options, empty: looser ones stalled a Hartmann6 run); an unchanged data set skips fitting,
