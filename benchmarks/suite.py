@@ -105,7 +105,7 @@ def _limit_threads() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
-    warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*httpx.*")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BDLOPT_TORCH_THREADS"):
         os.environ[var] = "1"
     import torch
