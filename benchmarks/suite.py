@@ -51,7 +51,7 @@ from benchmarks.suite_sklearn import SKLEARN_NAMES, get_sklearn
 TASK_NAMES: list[str] = SYNTHETIC_NAMES + SKLEARN_NAMES
 OPTUNA_METHODS = {"optuna-gp": "optuna_gp", "optuna-tpe": "tpe"}  # suite name -> benchmarks.conditional name
 DEFAULT_METHODS = "random,gp,lla,optuna-gp,optuna-tpe"
-QUICK_TASKS = "six_hump_camel,log_scaled3,mixed4,svc_breast,kridge_diabetes"
+QUICK_TASKS = "six_hump_camel,log_scaled3,mixed4,svc_breast,svr_diabetes"
 MAX_JOBS = 2
 
 
@@ -173,7 +173,7 @@ def run_all(jobs: list[dict[str, Any]], n_jobs: int, log: bool = True) -> list[d
     if n_jobs > 1:
         import multiprocessing
 
-        with multiprocessing.get_context("spawn").Pool(n_jobs, maxtasksperchild=20) as pool:
+        with multiprocessing.get_context("spawn").Pool(n_jobs) as pool:
             for record in pool.imap_unordered(run_job, jobs, chunksize=1):
                 note(record)
     else:

@@ -21,11 +21,12 @@ ada_breast            AdaBoost (stumps)    breast      error; n_estimators (int)
 knn_digits            KNeighbors           digits/600  error; n_neighbors (int, log), weights {uniform, distance}, p (int 1..2)
 gb_diabetes           GradientBoosting     diabetes    MSE; learning_rate (log), n_estimators, max_depth (int), subsample
 enet_diabetes         ElasticNet, poly-2   diabetes    MSE; alpha (log), l1_ratio (on the 65 degree-2 features)
-kridge_diabetes       KernelRidge          diabetes    MSE; alpha, gamma (log), kernel {rbf, laplacian}
+svr_diabetes          SVR (RBF)            diabetes    MSE; C, gamma, epsilon (log)
 ====================  ===================  ==========  =============================================
 
 ``digits/600``: the first 600 of the 1797 digit images (64 features), to keep one evaluation cheap.
-MSE on diabetes is on the raw target (values around 3000). Every evaluation takes well under 0.5 s
+MSE on diabetes is on the raw target (values around 3000; the best models reach about 2870 and
+many settings come within 2 % of that, so these tasks separate methods less than the others). Every evaluation takes well under 0.5 s
 on one core. The optimum of a tuning task is unknown: ``Problem.optimum`` is NaN and the suite
 normalises by the best value any method found in the same run. Budgets: 40 evaluations (8 initial)
 for 2-3 parameters, 50 (10) for 4-5.
@@ -149,11 +150,10 @@ def _enet(p: Mapping[str, Any]) -> float:
     return _cv_loss(model, "diabetes", "mse")
 
 
-def _kridge(p: Mapping[str, Any]) -> float:
-    from sklearn.kernel_ridge import KernelRidge
+def _svr(p: Mapping[str, Any]) -> float:
+    from sklearn.svm import SVR
 
-    model = KernelRidge(alpha=float(p["alpha"]), gamma=float(p["gamma"]), kernel=str(p["kernel"]))
-    return _cv_loss(model, "diabetes", "mse")
+    return _cv_loss(SVR(C=float(p["C"]), gamma=float(p["gamma"]), epsilon=float(p["epsilon"])), "diabetes", "mse")
 
 
 def _log(name: str, low: float, high: float) -> FloatParam:
@@ -180,8 +180,7 @@ _SPECS: dict[str, tuple[Callable[[Mapping[str, Any]], float], list[Any]]] = {
     "gb_diabetes": (_gb, [_log("learning_rate", 1e-3, 1.0), IntParam(name="n_estimators", low=10, high=100),
                           IntParam(name="max_depth", low=1, high=6), FloatParam(name="subsample", low=0.5, high=1.0)]),
     "enet_diabetes": (_enet, [_log("alpha", 1e-5, 1e1), FloatParam(name="l1_ratio", low=0.0, high=1.0)]),
-    "kridge_diabetes": (_kridge, [_log("alpha", 1e-4, 1e1), _log("gamma", 1e-4, 1.0),
-                                  CategoricalParam(name="kernel", choices=["rbf", "laplacian"])]),
+    "svr_diabetes": (_svr, [_log("C", 1e-2, 1e4), _log("gamma", 1e-5, 1.0), _log("epsilon", 1e-2, 1e2)]),
 }
 
 SKLEARN_NAMES: list[str] = list(_SPECS)
