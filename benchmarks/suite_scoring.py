@@ -171,7 +171,8 @@ def plot_scores(results: Sequence[TaskResult], methods: Sequence[str], path: Pat
     grid = np.array([[r.methods[m].median_score if m in r.methods else np.nan for m in methods] for r in results])
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(6 + 1.6 * len(methods), 2.0 + 0.38 * len(results)),
                                  gridspec_kw={"width_ratios": [len(methods), max(2, len(methods))]})
-    image = ax.imshow(np.clip(grid, -50, 100), cmap="RdYlGn", vmin=-50, vmax=100, aspect="auto")
+    norm = matplotlib.colors.TwoSlopeNorm(vmin=-50, vcenter=0, vmax=100)  # random's 0 in the neutral colour
+    image = ax.imshow(np.clip(grid, -50, 100), cmap="RdYlGn", norm=norm, aspect="auto")
     ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right")
     ax.set_yticks(range(len(results)), [r.task for r in results])
     for i in range(grid.shape[0]):
