@@ -18,7 +18,7 @@ tree_breast           DecisionTree         breast      error; max_depth, min_sam
 rf_wine               RandomForest (20)    wine        log-loss; max_depth, min_samples_leaf (int), max_features, criterion
 mlp_wine              MLPClassifier        wine        log-loss; hidden units (int, log), alpha, learning_rate_init (log)
 ada_breast            AdaBoost (stumps)    breast      error; n_estimators (int), learning_rate (log)
-knn_digits            KNeighbors           digits/600  error; n_neighbors (int, log), weights {uniform, distance}, p (int 1..2)
+knn_digits            KNeighbors           digits/600  log-loss; n_neighbors (int, log), weights {uniform, distance}, p (int 1..2)
 gb_diabetes           GradientBoosting     diabetes    MSE; learning_rate (log), n_estimators, max_depth (int), subsample
 enet_diabetes         ElasticNet, poly-2   diabetes    MSE; alpha (log), l1_ratio (on the 65 degree-2 features)
 svr_diabetes          SVR (RBF)            diabetes    MSE; C, gamma, epsilon (log)
@@ -129,7 +129,7 @@ def _knn(p: Mapping[str, Any]) -> float:
     from sklearn.neighbors import KNeighborsClassifier
 
     model = KNeighborsClassifier(n_neighbors=int(p["n_neighbors"]), weights=str(p["weights"]), p=int(p["p"]))
-    return _cv_loss(model, "digits", "error")
+    return _cv_loss(model, "digits", "logloss")
 
 
 def _gb(p: Mapping[str, Any]) -> float:
