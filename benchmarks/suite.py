@@ -26,11 +26,12 @@ A method may be given as ``label:surrogate`` (e.g. ``gp-fast:gp``) to run one su
 label's studies. ``--budget`` replaces every task's evaluation count (the initial design then
 scales to a fifth of it, at least 2, unless ``--initial`` is given).
 
-Default size: 5 seeds x 23 tasks x 5 methods, 40-60 evaluations each: about 75 minutes on 2 cores
-with ``--jobs 2`` (estimated from a measured 3-seed run without ``lla``, 1582 s wall; mean seconds per
-run: gp 32, optuna-gp 6.9, random 4.2, optuna-tpe 2.7, objective time included; ``lla`` assumed as
-slow as ``gp``, as in ``--quick``). ``--seeds 3`` takes about 45 minutes. ``--quick``: 2 seeds,
-5 tasks, 20 evaluations (6 initial), about 2.5 minutes (measured: 134 s).
+Default size: 5 seeds x 23 tasks x 5 methods, 40-60 evaluations each. Estimated 90 minutes with
+``--jobs 2`` on this project's shared 2-core machine, from measured runs during which another process
+kept the load average at 3-5 (so likely nearer an hour on 2 free cores): a 3-seed run without ``lla``
+took 1582 s wall (mean seconds per run: gp 32, optuna-gp 6.9, random 4.2, optuna-tpe 2.7, objective
+time included) and a 1-seed ``lla`` run 47 s per run. ``--seeds 3`` or ``--budget 40`` shortens it.
+``--quick``: 2 seeds, 5 tasks, 20 evaluations (6 initial): 134-173 s measured.
 Workers are ``spawn`` processes with one torch / BLAS thread each; at most 2.
 """
 
