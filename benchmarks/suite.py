@@ -28,7 +28,7 @@ scales to a fifth of it, at least 2, unless ``--initial`` is given).
 
 Default size: 5 seeds x 23 tasks x 5 methods, 40-60 evaluations each. Estimated 90 minutes with
 ``--jobs 2`` on this project's shared 2-core machine, from measured runs during which another process
-kept the load average at 3-5 (so likely nearer an hour on 2 free cores): a 3-seed run without ``lla``
+kept the load average at 3-5 (on 2 free cores it is shorter, by how much was not measured): a 3-seed run without ``lla``
 took 1582 s wall (mean seconds per run: gp 32, optuna-gp 6.9, random 4.2, optuna-tpe 2.7, objective
 time included) and a 1-seed ``lla`` run 47 s per run. ``--seeds 3`` or ``--budget 40`` shortens it.
 ``--quick``: 2 seeds, 5 tasks, 20 evaluations (6 initial): 134-173 s measured.
