@@ -20,8 +20,10 @@ Search (the shape of BoTorch's ``optimize_acqf`` and Optuna's GPSampler):
 2. run L-BFGS-B from ``num_restarts`` distinct points, the best-scoring one and others drawn with
    probability ``exp(2 * standardised LogEI)`` (``select_starts``, BoTorch's rule; the best few
    alone crowd one region: measured on Ackley-10), jointly (one scipy problem whose objective is
-   the sum over starts; the starts do not interact);
-3. return the best end point.
+   the sum over starts; the starts do not interact) for at most ``joint_maxiter`` iterations;
+3. polish the best end point alone (up to ``maxiter`` iterations) and return it. The joint problem
+   stops only when its slowest start converges: run to the end it took 84 evaluations per search
+   (median; up to 215) late in a Hartmann6 run, most of them for starts that were not the best.
 
 The improvement is measured against the incumbent (the observed point with the highest posterior
 mean) jointly with the candidate (``LogEIObjective``).
@@ -65,6 +67,7 @@ class LogEISearchOptions:
     local_samples: int = 64
     local_sd: float = 0.05
     num_restarts: int = 6
+    joint_maxiter: int = 40
     maxiter: int = 200
 
 
@@ -212,6 +215,21 @@ def maximise_logei(model: CachedPosteriorGP, X_baseline: Tensor, bounds: Tensor,
         raw.append(np.clip(local, lower, upper))
     candidates = np.concatenate(raw)
     starts = select_starts(candidates, acquisition.value(candidates), options.num_restarts, rng)
+    ends = _climb(acquisition, starts, lower, upper, options.joint_maxiter)
+    finals = np.concatenate([ends, starts])
+    values = acquisition.value(finals)
+    values = np.where(np.isfinite(values), values, -np.inf)
+    best = finals[int(np.argmax(values))][None, :]
+    polished = _climb(acquisition, best, lower, upper, options.maxiter)
+    if float(acquisition.value(polished)[0]) >= float(values.max()):
+        best = polished
+    return torch.as_tensor(best[0], dtype=X_baseline.dtype, device=X_baseline.device).unsqueeze(0)
+
+
+def _climb(acquisition: LogEIObjective, starts: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+           maxiter: int) -> np.ndarray:
+    """L-BFGS-B ascent of LogEI from every row of ``starts`` ``(k, D)`` at once (one problem, the sum
+    over rows: the rows do not interact) inside the box; ``(k, D)`` end points."""
     shape = starts.shape
 
     def objective(flat: np.ndarray) -> tuple[float, np.ndarray]:
@@ -220,12 +238,8 @@ def maximise_logei(model: CachedPosteriorGP, X_baseline: Tensor, bounds: Tensor,
 
     box = list(zip(np.tile(lower, shape[0]), np.tile(upper, shape[0])))
     result = minimize(objective, starts.reshape(-1), jac=True, method="L-BFGS-B", bounds=box,
-                      options={"maxiter": options.maxiter})
-    ends = np.clip(result.x.reshape(shape), lower, upper)
-    finals = np.concatenate([ends, starts])
-    values = acquisition.value(finals)
-    values = np.where(np.isfinite(values), values, -np.inf)
-    return torch.as_tensor(finals[int(np.argmax(values))], dtype=X_baseline.dtype, device=X_baseline.device).unsqueeze(0)
+                      options={"maxiter": maxiter})
+    return np.clip(result.x.reshape(shape), lower, upper)
 
 
 def select_starts(candidates: np.ndarray, scores: np.ndarray, k: int, rng: np.random.Generator,
