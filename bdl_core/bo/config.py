@@ -9,6 +9,7 @@ from .tangent_mlp import ACTIVATIONS
 
 PARAMETRIC_STRUCTURES = ("kron", "full")
 WARM_MIN_EVIDENCE_STEPS = 3  # fewest function-space evidence steps of a warm fit (LLAConfig.warm_evidence_steps)
+WARM_MIN_MAP_STEPS = 50  # fewest Adam steps of a warm fit on many points (LLAConfig.warm_map_steps)
 PRIORS = ("scalar", "layerwise")  # prior structures of the LLA (one precision per parameter tensor at most)
 
 
@@ -106,6 +107,19 @@ class LLAConfig:
             return self.warm_final_marglik_steps
         scaled = round(self.warm_final_marglik_steps * (self.warm_marglik_full_n / n) ** 3)
         return min(self.warm_final_marglik_steps, max(WARM_MIN_EVIDENCE_STEPS, scaled))
+
+    def warm_map_steps(self, n: int) -> int:
+        """Full-batch Adam steps of a warm fit on ``n`` points.
+
+        ``warm_epochs`` up to ``warm_marglik_full_n`` points; above, ``warm_epochs * full_n / n`` (a
+        step costs O(n), so a fit takes the time it takes at ``warm_marglik_full_n``), at least
+        ``WARM_MIN_MAP_STEPS``. Warm fits start from the previous MAP, which one more of n
+        observations moves little, and the steps of successive suggests add up. Measured at
+        n = 1000, d = 6: 200 steps took 0.73 s of a 1.48 s warm fit.
+        """
+        if n <= self.warm_marglik_full_n:
+            return self.warm_epochs
+        return min(self.warm_epochs, max(WARM_MIN_MAP_STEPS, round(self.warm_epochs * self.warm_marglik_full_n / n)))
 
     @property
     def architecture(self) -> tuple[int, int, str, str]:

@@ -110,7 +110,7 @@ def fit_lla_model(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder, confi
     if warm_started:
         hypers = _load_warm(net, warm, y_mean, y_std)
         prior_mean = None if warm.prior_mean is None else [m.to(train_X) for m in warm.prior_mean]
-        steps, lr, final_steps = config.warm_epochs, config.warm_lr, config.warm_final_marglik_steps
+        steps, lr, final_steps = config.warm_map_steps(inputs.shape[0]), config.warm_lr, config.warm_final_marglik_steps
     else:
         hypers = Hyperparameters.for_network(net, config.prior, config.init_prior_precision, config.init_noise_sd)
         steps, lr, final_steps = config.epochs, config.lr, config.final_marglik_steps

@@ -160,7 +160,7 @@ def fit_multi_output_lla(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder
                 target.copy_(source.to(target))
         hypers, prior_mean = warm.hypers.clone(), warm.prior_mean
         # the evidence factorises an (n m) x (n m) kernel: fewer steps at large n m
-        steps, lr, final_steps = config.warm_epochs, config.warm_lr, config.warm_evidence_steps(inputs.shape[0] * m)
+        steps, lr, final_steps = config.warm_map_steps(inputs.shape[0]), config.warm_lr, config.warm_evidence_steps(inputs.shape[0] * m)
     net.train()
     train_map(net, inputs, ys, hypers, steps, lr, None, 0, 0, prior_mean=prior_mean)
     hypers = function_space_update(config, prior_mean, net, inputs, ys, hypers, final_steps)

@@ -7,7 +7,7 @@ import torch
 
 import bdl_core.bo.lla_fit as lla_fit
 from bdl_core.bo import LLAConfig
-from bdl_core.bo.config import WARM_MIN_EVIDENCE_STEPS
+from bdl_core.bo.config import WARM_MIN_EVIDENCE_STEPS, WARM_MIN_MAP_STEPS
 from bdl_core.bo.input_encoding import InputEncoder
 
 
@@ -41,3 +41,11 @@ def test_the_warm_fit_uses_them(monkeypatch, n, full_n, warm_steps):
     calls.clear()
     lla_fit.fit_lla_model(X, y, encoder, config, warm=cold)
     assert calls == [config.warm_evidence_steps(n)] == [warm_steps]
+
+
+def test_warm_map_steps_keep_the_time_per_fit_of_the_threshold():
+    config = LLAConfig(warm_epochs=200, warm_marglik_full_n=400)
+    assert [config.warm_map_steps(n) for n in (1, 399, 400)] == [200, 200, 200]
+    assert [config.warm_map_steps(n) for n in (500, 800, 1000)] == [160, 100, 80]
+    assert config.warm_map_steps(100_000) == WARM_MIN_MAP_STEPS
+    assert LLAConfig(warm_epochs=10, warm_marglik_full_n=400).warm_map_steps(4000) == 10  # never above warm_epochs
