@@ -114,6 +114,16 @@ class LLAModel(Model):
         posterior = GPyTorchPosterior(MultivariateNormal(mean, cov))
         return posterior_transform(posterior) if posterior_transform is not None else posterior
 
+    def posterior_mean(self, X: Tensor) -> Tensor:
+        """Predictive mean at ``X`` ``(*batch, D)`` -> ``(*batch,)`` in the outcome's units.
+
+        The linearised predictive's mean is the MAP network's output, so this costs one forward
+        pass and no covariance (``posterior`` of n points builds an n x n covariance).
+        """
+        with torch.no_grad():
+            out = self.net(self.encoder(X.to(self.train_X))).squeeze(-1)
+        return out * self.y_std + self.y_mean
+
     def condition_on_observations(self, X: Tensor, Y: Tensor, **kwargs: Any) -> Model:
         """Not supported: refit with :func:`bdl_core.bo.fit_lla_model` (warm-started) instead."""
         raise NotImplementedError("LLAModel is refitted, not conditioned (use fit_lla_model with warm=...)")

@@ -23,7 +23,11 @@ from service.optimizers.incumbent_logei import IncumbentLogEI
 
 
 def posterior_mean(model: Model, X: Tensor) -> Tensor:
-    """Posterior mean of the objective at ``X`` ``(n, D)`` -> ``(n,)``."""
+    """Posterior mean of the objective at ``X`` ``(n, D)`` -> ``(n,)`` (the model's own ``posterior_mean``
+    when it has one: the LLA's needs no covariance)."""
+    own = getattr(model, "posterior_mean", None)
+    if callable(own):
+        return own(X).reshape(-1)
     with torch.no_grad():
         return model.posterior(X).mean.reshape(-1)
 

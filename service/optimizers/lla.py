@@ -38,7 +38,6 @@ from bdl_core.bo.multi_output_lla import MultiOutputLLAModel, fit_multi_output_l
 from bdl_core.hyperparameters import Hyperparameters
 from bdl_core.bo.multi_output_mlp import MultiOutputMLP
 
-from service.optimizers.acquisition import AcquisitionOptions
 from service.optimizers.activity_inputs import ActivityInputs
 from service.optimizers.gp_model import GPData
 from service.optimizers.lla_options import LLAOptions
@@ -76,12 +75,6 @@ class LLASurrogate(Surrogate):
     def __init__(self) -> None:
         self._restored: OrderedDict[str, LLAModel] = OrderedDict()
         self._lock = threading.Lock()
-
-    def acquisition_options(self) -> AcquisitionOptions:
-        """The shared budget with the analytic one-point acquisition (``incumbent_logei``): qLogNEI's
-        joint posterior over the candidate and up to 64 baseline points costs a network Jacobian per
-        point and evaluation (see the module docstring of ``incumbent_logei`` for the measurement)."""
-        return AcquisitionOptions(analytic=True)
 
     def fit(self, space: SearchSpace, data: GPData, *, options: BaseModel | None,
             warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:

@@ -121,3 +121,16 @@ def test_categorical_columns_are_one_hot_inside_the_model() -> None:
     with torch.no_grad():
         mean = model.posterior(grid.unsqueeze(1)).mean.reshape(-1)
     assert float(mean[1]) > float(mean[0]) > float(mean[2])
+
+
+def test_posterior_mean_equals_the_posteriors_mean():
+    generator = torch.Generator().manual_seed(3)
+    X = torch.rand(12, 2, generator=generator, dtype=torch.float64)
+    y = 5.0 + 2.0 * torch.sin(4 * X).sum(-1)
+    from bdl_core.bo import InputEncoder, LLAConfig, fit_lla_model
+
+    model = fit_lla_model(X, y, InputEncoder(2), LLAConfig(width=8, depth=1, epochs=30))
+    points = torch.rand(7, 2, generator=generator, dtype=torch.float64)
+    with torch.no_grad():
+        expected = model.posterior(points).mean.reshape(-1)
+    torch.testing.assert_close(model.posterior_mean(points), expected, rtol=1e-10, atol=1e-10)
