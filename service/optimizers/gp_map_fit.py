@@ -41,6 +41,7 @@ import numpy as np
 import scipy.linalg
 import torch
 from scipy.optimize import minimize
+from scipy.special import expit
 from torch import Tensor
 
 LENGTHSCALE_MIN = 2.5e-2  # BoTorch's lower bound on the dimension-scaled RBF lengthscales
@@ -166,7 +167,7 @@ def fit_map(X: Tensor, y: Tensor, start: GPHyperparameters, priors: MapPriors, m
     s0 = float(start.outputscale)
     p0 = np.concatenate([
         np.maximum(start.lengthscale.detach().reshape(-1).cpu().numpy().astype(np.float64), LENGTHSCALE_MIN),
-        [s0 + math.log(-math.expm1(-s0)) if s0 < 30 else s0],  # inverse softplus
+        [_inverse_softplus(s0)],
         [max(float(start.noise), priors.min_noise)],
         [float(start.constant)],
     ])
@@ -174,12 +175,12 @@ def fit_map(X: Tensor, y: Tensor, start: GPHyperparameters, priors: MapPriors, m
     y_np = y.detach().cpu().numpy().astype(np.float64)
 
     def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
-        softplus = np.logaddexp(0.0, p[D])
-        u = np.concatenate([np.log(p[:D]), [math.log(softplus), math.log(p[D + 1]), p[D + 2]]])
+        log_s, d_log_s = _log_softplus(float(p[D]))
+        u = np.concatenate([np.log(p[:D]), [log_s, math.log(p[D + 1]), p[D + 2]]])
         value, grad_u = negative_log_posterior(u, X_np, y_np, priors)
         grad = grad_u.copy()
         grad[:D] /= p[:D]
-        grad[D] *= (1.0 / (1.0 + math.exp(-p[D]))) / softplus  # d log s / d raw_s = sigmoid / softplus
+        grad[D] *= d_log_s
         grad[D + 1] /= p[D + 1]
         return value, grad
 
@@ -190,3 +191,20 @@ def fit_map(X: Tensor, y: Tensor, start: GPHyperparameters, priors: MapPriors, m
     p = torch.as_tensor(result.x, dtype=X.dtype, device=X.device)
     return GPHyperparameters(lengthscale=p[:D], outputscale=torch.nn.functional.softplus(p[D]), noise=p[D + 1],
                              constant=p[D + 2])
+
+
+def _log_softplus(raw: float) -> tuple[float, float]:
+    """``log(softplus(raw))`` and its derivative ``sigmoid(raw) / softplus(raw)``, for any ``raw``
+    (below -30, ``softplus(raw) = exp(raw)`` to double precision: ``(raw, 1)``)."""
+    if raw < -30.0:
+        return raw, 1.0
+    softplus = float(np.logaddexp(0.0, raw))
+    return math.log(softplus), float(expit(raw)) / softplus
+
+
+def _inverse_softplus(value: float) -> float:
+    """``raw`` with ``softplus(raw) = value`` (``value > 0``; tiny values map to ``log(value)``)."""
+    value = max(value, 1e-300)
+    if value > 30.0:
+        return value
+    return value + math.log(-math.expm1(-value))

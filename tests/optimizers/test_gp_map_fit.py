@@ -93,3 +93,16 @@ def test_fit_reaches_the_same_map_as_fit_gpytorch_mll() -> None:
     torch.testing.assert_close(fitted.lengthscale, u_ref[:D].exp(), rtol=2e-2, atol=1e-3)
     torch.testing.assert_close(fitted.outputscale, u_ref[D].exp(), rtol=2e-2, atol=1e-3)
     assert float(abs(grad_ours[:D + 1]).max()) < 1e-3  # a stationary point (free coordinates)
+
+
+def test_fit_survives_an_output_scale_driven_towards_zero() -> None:
+    # half the outcomes exactly equal: the fit once pushed softplus(raw) to 0 and raised a math domain error
+    generator = torch.Generator().manual_seed(0)
+    X = torch.rand(40, 2, generator=generator, dtype=F64)
+    y = torch.where(X[:, 0] < 0.5, torch.zeros(40, dtype=F64), torch.sin(30 * (X[:, 0] - 0.5)))
+    model = continuous_gp(X, y.unsqueeze(-1), None)
+    start = GPHyperparameters(lengthscale=torch.full((2,), 0.5, dtype=F64), outputscale=torch.tensor(1e-310, dtype=F64),
+                              noise=torch.tensor(1e-4, dtype=F64), constant=torch.tensor(0.0, dtype=F64))
+    fitted = fit_map(X, model.train_targets, start, PRIORS, maxiter=75)
+    assert bool(torch.isfinite(fitted.outputscale)) and float(fitted.outputscale) > 0
+    assert bool(torch.isfinite(fitted.lengthscale).all())
