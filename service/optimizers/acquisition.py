@@ -74,6 +74,9 @@ class AcquisitionOptions:
             which of the two did it was not separated. Measured again alone with the scaled-kernel
             GP (``gp_model.continuous_gp``; HTTP, seeds 0-4): Hartmann6 0.0002 -> 0.0011, Ackley-10
             4.07 -> 5.31, for a suggest about twice as fast.
+            For the LLA, an analytic LogEI of ``f(x) - f(x*)`` against the incumbent jointly was also
+            measured worse than qLogNEI (seeds 0-4: Hartmann6 0.220 against 0.051, Branin 0.142
+            against 0.021, Ackley-10 8.62 against 7.53), so no surrogate turns this on.
         sample_around_best: the continuous multi-start also scores perturbations of the
             best observed points (BoTorch's ``sample_around_best``; doubles the raw samples).
         fast_logei: one point, no pending trials, a continuous box and a plain GP: analytic

@@ -1,10 +1,11 @@
 """Which acquisition function a proposal maximises, built for a fitted BoTorch model.
 
-* One point and no pending trials (the common sequential case), when ``analytic``: LogEI
-  (Ament et al., 2023) of ``f(x) - f(x*)`` against the incumbent ``x*`` (the observed point of
-  highest posterior mean) jointly (``incumbent_logei``). It is exact, needs the joint posterior
-  at two points per candidate, and one evaluation costs a small fraction of qLogNEI's (which
-  draws 128 joint samples over the candidate and the baseline).
+* One point and no pending trials (the common sequential case): analytic
+  ``LogExpectedImprovement`` (Ament et al., 2023) with the incumbent ``best_f`` = the
+  highest posterior mean at the observed points (the noise-robust incumbent; for a
+  deterministic objective it is the best observation). It is exact, needs only the
+  marginal posterior at each candidate, and one evaluation costs a small fraction of
+  qLogNEI's (which draws 128 joint samples over the candidate and the baseline).
 * Otherwise (several points, or pending trials to steer away from): qLogNEI with a
   seeded quasi-MC sampler; the baseline is pre-selected to the observed points with the
   highest posterior mean (``select_baseline``).
@@ -14,12 +15,11 @@ from __future__ import annotations
 
 import torch
 from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition.analytic import LogExpectedImprovement
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.models.model import Model
 from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
-
-from service.optimizers.incumbent_logei import IncumbentLogEI
 
 
 def posterior_mean(model: Model, X: Tensor) -> Tensor:
@@ -68,10 +68,9 @@ def build_qlognei(
     )
 
 
-def build_logei(model: Model, X_baseline: Tensor) -> IncumbentLogEI:
-    """Analytic LogEI against the incumbent among the observed points ``X_baseline`` ``(n, D)``, jointly
-    (``incumbent_logei``)."""
-    return IncumbentLogEI(model, X_baseline)
+def build_logei(model: Model, X_baseline: Tensor) -> LogExpectedImprovement:
+    """Analytic LogEI over the best posterior mean at the observed points ``X_baseline`` ``(n, D)``."""
+    return LogExpectedImprovement(model=model, best_f=posterior_mean(model, X_baseline).max())
 
 
 def build_acquisition(
