@@ -126,14 +126,16 @@ class LogEIObjective:
         self.constant = float(model.constant)
         self.alpha = as_numpy(model.alpha)
         self.inverse = as_numpy(torch.cholesky_inverse(model.chol))  # (n, n), once per search
-        means, variances = self.moments(self.train_X)
-        best = int(np.argmax(means))
+        gram = self._kernel(self.train_X)  # (n, n) prior covariances of the training inputs
+        self.train_means = self.constant + gram @ self.alpha  # (n,) posterior means there
+        best = int(np.argmax(self.train_means))
         self.incumbent = self.train_X[best]
-        self.best_f = float(means[best])
+        self.best_f = float(self.train_means[best])
         self.correlated = correlated
-        k_incumbent = self._kernel(self.incumbent[None, :])[0]
-        self.w_incumbent = self.inverse @ k_incumbent if correlated else np.zeros_like(self.alpha)
-        self.var_incumbent = max(float(variances[best]), 0.0) if correlated else 0.0
+        k_incumbent = gram[best]
+        w_incumbent = self.inverse @ k_incumbent
+        self.w_incumbent = w_incumbent if correlated else np.zeros_like(self.alpha)
+        self.var_incumbent = max(self.outputscale - float(k_incumbent @ w_incumbent), 0.0) if correlated else 0.0
 
     def _kernel(self, X: np.ndarray) -> np.ndarray:
         """``(k, n)`` prior covariances between ``X`` ``(k, D)`` and the training inputs."""
@@ -193,8 +195,9 @@ def maximise_logei(model: CachedPosteriorGP, X_baseline: Tensor, bounds: Tensor,
     """The LogEI maximiser found by the search of the module docstring.
 
     Args:
-        model: the GP's closed-form posterior (its training inputs are the observed points).
-        X_baseline: ``(n, D)`` observed points (centres of the local samples).
+        model: the GP's closed-form posterior; its training inputs are the observed points, and the
+            local samples centre on those of highest posterior mean.
+        X_baseline: ``(n, D)`` the observed points; the result takes their dtype and device.
         bounds: ``(2, D)`` box.
         seed: seeds the Sobol points and perturbations.
         options: search budget.
@@ -205,12 +208,11 @@ def maximise_logei(model: CachedPosteriorGP, X_baseline: Tensor, bounds: Tensor,
     acquisition = LogEIObjective(model)
     lower, upper = (b.detach().cpu().numpy().astype(np.float64) for b in bounds)
     width = upper - lower
-    observed = X_baseline.detach().cpu().numpy().astype(np.float64)
-    D = observed.shape[-1]
+    D = acquisition.train_X.shape[-1]
     rng = np.random.default_rng(seed)
     sobol = torch.quasirandom.SobolEngine(D, scramble=True, seed=seed).draw(options.raw_samples, dtype=torch.float64)
     raw = [lower + width * sobol.numpy()]
-    centres = observed[np.argsort(-acquisition.moments(observed)[0], kind="stable")[: options.n_best]]
+    centres = acquisition.train_X[np.argsort(-acquisition.train_means, kind="stable")[: options.n_best]]
     for centre in centres:
         local = centre + options.local_sd * width * rng.standard_normal((options.local_samples, D))
         raw.append(np.clip(local, lower, upper))
