@@ -75,3 +75,22 @@ def test_data_from_a_stationary_gp_choose_the_gp(seed: int) -> None:
     y = torch.linalg.cholesky(K) @ torch.randn(30, dtype=F64, generator=generator)
     chosen, scores = _choose(X, y + 0.01 * torch.randn(30, dtype=F64, generator=generator), seed)
     assert chosen == "gp", scores
+
+
+def _flat_then_sharp(X: torch.Tensor) -> torch.Tensor:
+    """0 for x0 < 0.5; 2 sin(25 x0) cos(20 x1) above: no single length scale fits both halves."""
+    return torch.where(X[:, 0] < 0.5, torch.zeros_like(X[:, 0]), 2 * torch.sin(25 * X[:, 0]) * torch.cos(20 * X[:, 1]))
+
+
+def test_data_from_a_non_stationary_function_choose_the_lla_on_most_seeds() -> None:
+    """100 points each, seeds 0-5: the LLA on 5 of 6 when this test was written (the GP kept seed 4);
+    at least 4 required, so that a change of rounding on another CPU does not decide it."""
+    chosen = []
+    for seed in range(6):
+        generator = torch.Generator().manual_seed(100 + seed)
+        X = torch.rand(100, 2, dtype=F64, generator=generator)
+        y = _flat_then_sharp(X) + 0.01 * torch.randn(100, dtype=F64, generator=generator)
+        name, scores = _choose(X, y, seed)
+        assert all(math.isfinite(v) for v in scores.values()), scores
+        chosen.append(name)
+    assert chosen.count("lla") >= 4, chosen
