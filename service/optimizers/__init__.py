@@ -7,6 +7,7 @@ here, one line each; their modules (and BoTorch) are imported only when first us
 
 from service.optimizers.base import Policy, Prediction, PredictionUnavailable, SuggestRequest, Suggestion
 from service.optimizers.auto_options import AutoOptions
+from service.optimizers.gp_options import GPOptions
 from service.optimizers.lla_options import LLAOptions
 from service.optimizers.registry import (
     describe_surrogates,
@@ -41,7 +42,7 @@ def _auto():
     return AutoSurrogate()
 
 
-register_surrogate("gp", _gp, description="Gaussian process (BoTorch SingleTaskGP / MixedSingleTaskGP)")
+register_surrogate("gp", _gp, options_model=GPOptions, description="Gaussian process (BoTorch SingleTaskGP / MixedSingleTaskGP)")
 register_surrogate("lla", _lla, options_model=LLAOptions,
                    description="linearised Laplace approximation of an MLP (bdl_core)")
 register_surrogate("auto", _auto, options_model=AutoOptions,

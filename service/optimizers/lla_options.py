@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+
+from service.optimizers.warping_options import OutputWarpingOptions
 
 if TYPE_CHECKING:  # bdl_core.bo loads BoTorch: imported only when a config is built
     from bdl_core.bo import LLAConfig
 
 
-class LLAOptions(BaseModel):
+class LLAOptions(OutputWarpingOptions):
     """Options of the LLA surrogate (all optional).
 
     Attributes:

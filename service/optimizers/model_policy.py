@@ -9,6 +9,9 @@ One policy serves every registered surrogate; a surrogate only fits a model
 * the acquisition: qLogNEI over the encoded box with pending points (``acquisition``; points
   beyond the 8th of a batch from Thompson sampling), rounding of ints/categoricals, dropping
   points equal to an observed/pending point or to each other, and filling with Sobol points;
+* output warping: with one objective and inferred noise, the surrogate is fitted on a
+  Yeo-Johnson warp of the outcomes when its ``output_warping`` option and the data call for one
+  (``output_warping``; ``info["output_warp_lambda"]`` records it); predictions stay in raw units;
 * robustness: any exception (or non-finite result) in fitting or acquisition triggers one
   retry with the surrogate's ``safe`` configuration; a second failure falls back to Sobol
   (``Suggestion.fallback_reason`` says why; the trial's policy reads ``"<name>->sobol-fallback"``);
@@ -28,11 +31,13 @@ from service.optimizers.acquisition import AcquisitionOptions, propose_batch
 from service.optimizers.base import Policy, Prediction, PredictionUnavailable, SuggestRequest, Suggestion
 from service.optimizers.constrained_acquisition import propose_constrained
 from service.optimizers.multi_outcome import fit_outcomes
+from service.optimizers.output_warping import OutputWarp, choose_output_warp
 from service.optimizers.distinct_points import select_distinct
 from service.optimizers.gp_model import GPData, numerical_settings
 from service.optimizers.sobol import draw_sobol
 from service.optimizers.surrogate import FittedSurrogate, Surrogate
 from service.optimizers.surrogate_state import SurrogateState
+from service.optimizers.warping_options import OutputWarpingOptions
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +106,26 @@ class ModelBasedPolicy(Policy):
             state=warm,
         )
 
+    def warped(self, request: SuggestRequest, data: GPData) -> tuple[GPData, OutputWarp | None]:
+        """``data`` with its outcomes warped when the study's options and the data call for it
+        (one objective, inferred noise; module docstring)."""
+        options = self.options(request)
+        mode = options.output_warping if isinstance(options, OutputWarpingOptions) else "off"
+        if request.outcomes is not None or data.y_var is not None or mode == "off":
+            return data, None
+        warp = choose_output_warp(data.y, mode)
+        if warp is None:
+            return data, None
+        return GPData(X=data.X, y=warp(data.y), y_var=None), warp
+
     def model_suggest(self, request: SuggestRequest, data: GPData, warm: SurrogateState | None,
                       safe: bool) -> Suggestion:
         """Fit, maximise the acquisition, canonicalise and de-duplicate (raises on failure)."""
+        data, warp = self.warped(request, data)
         fitted = self.fit_all(request, data, warm, safe)
         info = dict(fitted.info)
+        if warp is not None:
+            info["output_warp_lambda"] = warp.lmbda
         start = time.perf_counter()
         with numerical_settings(safe):
             if request.outcomes is None and not request.linear_constraints:

@@ -1,0 +1,26 @@
+"""The ``output_warping`` option every model surrogate takes (pydantic only: no model code imported).
+
+The transform itself and the reasons for its modes are in ``output_warping``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+OutputWarping = Literal["auto", "yeo-johnson", "off"]
+OUTPUT_WARPING_MODES: tuple[str, ...] = ("auto", "yeo-johnson", "off")
+
+
+class OutputWarpingOptions(BaseModel):
+    """Options shared by the model surrogates' option models.
+
+    Attributes:
+        output_warping: ``"auto"`` (default: a Yeo-Johnson warp of a significant tail of bad
+            values), ``"yeo-johnson"`` (a significant skew either way) or ``"off"``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    output_warping: OutputWarping = "auto"
