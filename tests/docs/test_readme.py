@@ -191,3 +191,20 @@ def test_benchmark_commands_name_real_modules():
 
     for module in re.findall(r"-m (benchmarks\.\w+)", block):
         assert importlib.util.find_spec(module) is not None, module
+
+
+def test_relative_links_name_files_and_anchors_that_exist():
+    """Every relative link of the README (and of the docs it links) opens a file; an ``#anchor``
+    into a markdown file names one of its headings (GitHub's slug: lower case, spaces to dashes)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve()
+            assert linked.exists(), f"{page.name}: link to missing {target}"
+            if anchor and linked.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(), flags=re.M)
+                slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+                assert anchor in slugs, f"{page.name}: no heading '#{anchor}' in {path}"
