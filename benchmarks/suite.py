@@ -38,6 +38,7 @@ Workers are ``spawn`` processes with one torch / BLAS thread each; at most 2.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import dataclasses
 import json
 import math
@@ -117,8 +118,10 @@ def _limit_threads() -> None:
     torch.set_num_threads(1)
 
 
-def _run_bdlopt(problem: Problem, surrogate: str, seed: int, options: dict[str, Any] | None) -> list[float]:
-    """Best-so-far curve of one study through a fresh in-process app on a temporary SQLite database."""
+def _run_bdlopt(problem: Problem, surrogate: str, seed: int,
+                options: dict[str, Any] | None) -> tuple[list[float], dict[str, int]]:
+    """Best-so-far curve of one study through a fresh in-process app on a temporary SQLite database,
+    and how many of its trials each policy proposed (``auto:gp``, ``auto:lla``, ``sobol``, ...)."""
     from fastapi.testclient import TestClient
 
     from benchmarks.bo_quality import run_one
@@ -133,9 +136,12 @@ def _run_bdlopt(problem: Problem, surrogate: str, seed: int, options: dict[str, 
         upgrade(database)
         settings = Settings(data_dir=Path(tmp), migrate_on_startup=False, rate_limit_suggest_per_minute=0)
         with TestClient(create_app(settings, database=database)) as http:
-            curve, _ = run_one(Client(http_client=http), problem, surrogate, seed, options)
+            client = Client(http_client=http)
+            curve, _ = run_one(client, problem, surrogate, seed, options)
+            (study,) = client.list_studies().items
+            policies = Counter(t.policy or "outside" for t in client.trials(study.id))  # outside: attached observations
         database.dispose()
-    return curve
+    return curve, dict(sorted(policies.items()))
 
 
 def _run_optuna(problem: Problem, method: str, seed: int) -> list[float]:
@@ -147,18 +153,20 @@ def _run_optuna(problem: Problem, method: str, seed: int) -> list[float]:
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """One (task, method, seed) run; ``job`` holds task, method (label), surrogate, seed, budget, initial,
-    options. Returns the run record ``{task, method, seed, curve, seconds}``."""
+    options. Returns the run record ``{task, method, seed, curve, seconds, policies}`` (``policies``:
+    trials per proposing policy, bdlopt methods only)."""
     _limit_threads()
     problem = sized(get_task(job["task"]), job["budget"], job["initial"])
     started = time.perf_counter()
+    policies: dict[str, int] = {}
     if job["surrogate"] in OPTUNA_METHODS:
         curve = _run_optuna(problem, OPTUNA_METHODS[job["surrogate"]], job["seed"])
     else:
-        curve = _run_bdlopt(problem, job["surrogate"], job["seed"], job["options"])
+        curve, policies = _run_bdlopt(problem, job["surrogate"], job["seed"], job["options"])
     if len(curve) != problem.n_total:
         raise RuntimeError(f"{job['task']} {job['method']} seed {job['seed']}: {len(curve)} of {problem.n_total} evaluations")
     return {"task": job["task"], "method": job["method"], "seed": job["seed"], "curve": curve,
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - started, "policies": policies}
 
 
 def run_all(jobs: list[dict[str, Any]], n_jobs: int, log: bool = True) -> list[dict[str, Any]]:
@@ -207,8 +215,26 @@ def report(data: dict[str, Any], plots: Path, stem: str) -> str:
             f"{config.get('cpus', '?')} CPUs; load average 1/5/15 min at end: {config.get('load_end', '?')}.\n")
     summary = "\n## Summary: mean over tasks of each method's median normalised score\n\n" + \
         summary_table(results, methods, groups)
-    return head + summary + "\n\n## Per task" + task_tables(results, methods) + \
+    return head + summary + choices_table(data["records"]) + "\n\n## Per task" + task_tables(results, methods) + \
         f"\n\nChart: {plots / (stem + '.png')}; raw runs: {plots / (stem + '.json')}\n"
+
+
+def choices_table(records: list[dict[str, Any]]) -> str:
+    """Markdown: per task and method, the trials each model proposed (summed over seeds), for the methods
+    whose trials name more than one model (``auto``: ``auto:gp`` / ``auto:lla``); empty when none does."""
+    counts: dict[tuple[str, str], Counter] = {}
+    for record in records:
+        models = {k: v for k, v in record.get("policies", {}).items() if k not in ("sobol", "queued", "outside")}
+        counts.setdefault((record["task"], record["method"]), Counter()).update(models)
+    mixed = sorted({m for (_, m), c in counts.items() if len(c) > 1 or any(":" in k for k in c)})
+    if not mixed:
+        return ""
+    lines = ["\n\n## Models chosen (trials after the initial design, all seeds)\n",
+             "| task | method | trials per model |", "|---|---|---|"]
+    for (task, method), c in sorted(counts.items()):
+        if method in mixed:
+            lines.append(f"| {task} | {method} | {', '.join(f'{k} {v}' for k, v in sorted(c.items()))} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

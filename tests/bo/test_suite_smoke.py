@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from benchmarks.suite import main
+from benchmarks.suite import choices_table, main
 from benchmarks.suite_scoring import normalised_score, score_tasks, summary_rows
 
 HAS_OPTUNA = importlib.util.find_spec("optuna") is not None
@@ -61,6 +61,9 @@ def test_tiny_suite_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert data["known_optima"]["svc_breast"] is None
     assert sorted((r["task"], r["method"]) for r in data["records"]) == sorted((t, m) for t in tasks for m in methods)
     for record in data["records"]:
+        if record["method"] in ("random", "gp"):  # bdlopt runs count their trials per proposing policy
+            assert sum(record["policies"].values()) == 8 and record["policies"].get("sobol", 0) >= 4, record
+            assert record["method"] == "random" or record["policies"].get("gp", 0) >= 1, record
         curve = record["curve"]
         assert len(curve) == 8 and all(b <= a for a, b in zip(curve, curve[1:])) and all(map(math.isfinite, curve))
     results = score_tasks(data["records"], data["known_optima"])
@@ -80,3 +83,16 @@ def test_tiny_suite_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert svc.optimum == min(m.median_best for m in svc.methods.values())  # 1 seed: the run's best
     for name in tasks + methods + ["Summary", "mean score (all tasks)", "best seen in this run"]:
         assert name in printed
+
+
+def test_choices_table_sums_the_models_over_seeds_and_skips_single_model_methods():
+    records = [
+        {"task": "t", "method": "auto", "seed": 0, "policies": {"sobol": 4, "auto:gp": 3, "auto:lla": 1}},
+        {"task": "t", "method": "auto", "seed": 1, "policies": {"sobol": 4, "auto:gp": 4}},
+        {"task": "t", "method": "gp", "seed": 0, "policies": {"sobol": 4, "gp": 4}},
+        {"task": "t", "method": "optuna-tpe", "seed": 0, "policies": {}},
+    ]
+    table = choices_table(records)
+    assert "| t | auto | auto:gp 7, auto:lla 1 |" in table
+    assert "| t | gp |" not in table and "optuna" not in table
+    assert choices_table(records[2:]) == ""

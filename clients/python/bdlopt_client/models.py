@@ -76,6 +76,7 @@ class Trial(_Tolerant):
     noise_sd: dict[str, float] | None = None
     client_id: str | None = None
     source: str | None = None
+    policy: str | None = None
     created_at: datetime.datetime | None = None
     completed_at: datetime.datetime | None = None
     lease_expires_at: datetime.datetime | None = None
