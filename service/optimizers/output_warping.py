@@ -10,8 +10,9 @@ points by the chance of beating the incumbent.
 The transform is Yeo-Johnson (Yeo and Johnson 2000; the power family HEBO uses, Cowen-Rivers et
 al. 2022) of the outcomes robustly standardised (median and interquartile range: a plain
 standardisation by a sd that the outliers set would leave the good values indistinguishable
-before the warp could separate them), its ``lambda`` the maximum-likelihood estimate of
-``scipy.stats.yeojohnson``. Whether to use it is decided on the same likelihood: the warp is
+before the warp could separate them), its ``lambda`` the maximum-likelihood estimate, searched as
+``scipy.stats.yeojohnson_normmax`` does (the likelihood itself is written here in numpy: scipy's
+costs 6 ms a suggest through its array-API layer). Whether to use it is decided on the same likelihood: the warp is
 applied only when twice the log-likelihood gain over ``lambda = 1`` (the identity) exceeds the
 chi-squared(1) 99 % quantile, so near-Gaussian outcomes are left alone.
 
@@ -30,8 +31,7 @@ gives them is not warped. Predictions (``/predict``) always use the raw outcomes
 the objective's own units.
 
 Written here rather than taken from BoTorch: its outcome transforms (``Power``, ``Log``, ``Bilog``)
-have a fixed shape and no choice of whether to apply; scipy supplies the estimate and the
-likelihood, this module only the decision and the tensor plumbing.
+have a fixed shape and no choice of whether to apply; scipy supplies the bounded search.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 import torch
-from scipy import stats
+from scipy import optimize
 from torch import Tensor
 
 from service.optimizers.warping_options import OUTPUT_WARPING_MODES, OutputWarping
@@ -66,8 +66,46 @@ class OutputWarp:
     def __call__(self, y: Tensor) -> Tensor:
         """Warped ``y`` (any shape), same dtype and device; strictly increasing in ``y``."""
         z = ((y.detach().cpu().double() - self.centre) / self.scale).numpy()
-        warped = stats.yeojohnson(z, lmbda=self.lmbda)
-        return torch.as_tensor(np.asarray(warped), dtype=y.dtype, device=y.device)
+        return torch.as_tensor(yeo_johnson(z, self.lmbda), dtype=y.dtype, device=y.device)
+
+
+def yeo_johnson(z: np.ndarray, lmbda: float) -> np.ndarray:
+    """The Yeo-Johnson transform of ``z`` (any shape) with exponent ``lmbda``."""
+    out = np.empty_like(z, dtype=np.float64)
+    pos, neg = z >= 0, z < 0
+    if abs(lmbda) < np.spacing(1.0):
+        out[pos] = np.log1p(z[pos])
+    else:
+        out[pos] = np.expm1(lmbda * np.log1p(z[pos])) / lmbda
+    if abs(lmbda - 2.0) < np.spacing(1.0):
+        out[neg] = -np.log1p(-z[neg])
+    else:
+        out[neg] = -np.expm1((2.0 - lmbda) * np.log1p(-z[neg])) / (2.0 - lmbda)
+    return out
+
+
+def log_likelihood(lmbda: float, z: np.ndarray) -> float:
+    """Profile Gaussian log-likelihood of ``yeo_johnson(z, lmbda)`` with the log-Jacobian, constants
+    dropped: scipy's ``yeojohnson_llf`` formula, in plain numpy (scipy's goes through its array-API
+    layer at 0.37 ms a call; the estimate takes about 20 calls)."""
+    variance = float(np.var(yeo_johnson(z, lmbda)))
+    if not variance > 0.0:
+        return -np.inf
+    return -0.5 * z.size * float(np.log(variance)) + (lmbda - 1.0) * float(np.sum(np.sign(z) * np.log1p(np.abs(z))))
+
+
+def maximum_likelihood_lambda(z: np.ndarray) -> float:
+    """The exponent maximising :func:`log_likelihood`, searched as ``scipy.stats.yeojohnson_normmax``
+    does (bounded Brent over the range where the transform neither overflows nor underflows)."""
+    eps = np.finfo(np.float64).eps
+    log1p_max = float(np.log1p(20.0 * np.max(np.abs(z))))
+    low = (np.log(np.finfo(np.float64).tiny) - np.log(eps)) / 2 / log1p_max
+    high = (np.log(np.finfo(np.float64).max) + np.log(eps)) / 2 / log1p_max
+    if np.all(z < 0):
+        low, high = 2 - high, 2 - low
+    elif np.any(z < 0):
+        low, high = max(2 - high, low), min(2 - low, high)
+    return float(optimize.fminbound(lambda lam: -log_likelihood(lam, z), low, high, xtol=1.48e-8))
 
 
 def robust_scale(values: np.ndarray) -> tuple[float, float | None]:
@@ -98,9 +136,8 @@ def choose_output_warp(y: Tensor, mode: OutputWarping = "auto") -> OutputWarp | 
     if scale is None:
         return None
     z = (values - centre) / scale
-    _, lmbda = stats.yeojohnson(z)
-    lmbda = float(lmbda)
-    statistic = 2.0 * (float(stats.yeojohnson_llf(lmbda, z)) - float(stats.yeojohnson_llf(1.0, z)))
+    lmbda = maximum_likelihood_lambda(z)
+    statistic = 2.0 * (log_likelihood(lmbda, z) - log_likelihood(1.0, z))
     if not np.isfinite(statistic) or statistic < CHI2_1_99:
         return None
     if mode == "auto" and lmbda <= 1.0:

@@ -13,7 +13,10 @@ from fastapi.testclient import TestClient
 from service.api.app import create_app
 from service.config import Settings
 from service.optimizers import SuggestRequest, get_policy
-from service.optimizers.output_warping import CHI2_1_99, choose_output_warp, robust_scale
+from scipy import stats
+
+from service.optimizers.output_warping import (CHI2_1_99, choose_output_warp, log_likelihood,
+                                              maximum_likelihood_lambda, robust_scale, yeo_johnson)
 from service.space import FloatParam, SearchSpace
 
 F64 = torch.float64
@@ -52,6 +55,17 @@ def test_the_estimate_and_statistic_equal_a_brute_force_grid(seed: int) -> None:
     assert warp.lmbda == pytest.approx(grid[values.argmax()], abs=2e-3)
     assert warp.statistic == pytest.approx(2 * (_log_likelihood(z, warp.lmbda) - _log_likelihood(z, 1.0)), rel=1e-6)
     np.testing.assert_allclose(warp(y).numpy(), _yeo_johnson(z, warp.lmbda), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", ["normal", "left_tail", "right_tail"])
+def test_the_numpy_likelihood_and_search_agree_with_scipy(shape: str) -> None:
+    rng = np.random.default_rng(7)
+    z = {"normal": rng.standard_normal(50), "left_tail": -np.exp(3 * rng.standard_normal(40)),
+         "right_tail": np.exp(2 * rng.standard_normal(40))}[shape]
+    for lam in (-1.0, 0.0, 0.7, 1.0, 2.0, 3.3):
+        np.testing.assert_allclose(yeo_johnson(z, lam), stats.yeojohnson(z, lmbda=lam), rtol=1e-12, atol=1e-12)
+        assert log_likelihood(lam, z) == pytest.approx(float(stats.yeojohnson_llf(lam, z)), rel=1e-10, abs=1e-9)
+    assert maximum_likelihood_lambda(z) == pytest.approx(float(stats.yeojohnson_normmax(z)), abs=1e-6)
 
 
 def test_robust_scale_is_median_and_iqr_then_sd() -> None:
