@@ -76,6 +76,7 @@ from service.space.search_space import SearchSpace
 
 FIT_MAXITER = 75  # L-BFGS-B iterations from default hyperparameters
 WARM_FIT_MAXITER = 20  # ... from the previous fit's hyperparameters (a small correction)
+FIT_RETRY_SEED = 20_261_204  # plus n: the prior draws of fit_gpytorch_mll's retries (fit_gp)
 WARM_FIT_TOLERANCES: dict[str, float] = {}  # looser ftol 1e-6 / gtol 1e-3 stalled Hartmann6 seed 4 at -1.66
 REFIT_MIN_N = 200  # above this size hyperparameters are re-optimised only when the data grew
 REFIT_GROWTH = 0.05  # ... by this fraction since the last optimisation
@@ -224,8 +225,12 @@ def fit_gp(
         fit_map_into(model, maxiter)
     elif not skipped:
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        with numerical_settings(safe), warnings.catch_warnings():
+        # A failed attempt is retried from hyperparameters drawn from their priors with torch's global
+        # generator: seeded by the data size here, so a fit depends on the study's history only, not
+        # on what else the process drew before (the same data gave different mixed-space runs).
+        with numerical_settings(safe), warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
             warnings.simplefilter("ignore")
+            torch.manual_seed(FIT_RETRY_SEED + data.n)
             fit_gpytorch_mll(
                 mll,
                 optimizer_kwargs={"options": {"maxiter": maxiter, **(WARM_FIT_TOLERANCES if warm_started else {})}},
