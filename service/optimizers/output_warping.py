@@ -37,6 +37,7 @@ have a fixed shape and no choice of whether to apply; scipy supplies the bounded
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import torch
 from scipy import optimize

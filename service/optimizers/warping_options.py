@@ -5,12 +5,12 @@ The transform itself and the reasons for its modes are in ``output_warping``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
 OutputWarping = Literal["auto", "yeo-johnson", "off"]
-OUTPUT_WARPING_MODES: tuple[str, ...] = ("auto", "yeo-johnson", "off")
+OUTPUT_WARPING_MODES: tuple[str, ...] = get_args(OutputWarping)
 
 
 class OutputWarpingOptions(BaseModel):
