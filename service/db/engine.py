@@ -6,6 +6,13 @@ a lock on the whole database (SQLite has no row locks), so write transactions ar
 no model is ever fitted inside one. SQLite runs in
 WAL mode with a busy timeout, so readers never block and writers queue instead of failing.
 
+A read session sees one consistent snapshot of the database, whatever it reads in how many
+statements: on SQLite a read transaction does so by itself; on PostgreSQL read sessions run at
+``REPEATABLE READ`` (and read-only). At PostgreSQL's default ``READ COMMITTED`` each statement
+sees the commits made since the previous one, so a suggest that read the completed trials, then the
+pending ones, missed a trial observed in between (in neither list), and handed its point out again.
+A read-only transaction at ``REPEATABLE READ`` never fails to serialise, so reads need no retry.
+
 Within one process, SQLite write transactions also queue on a Python lock before ``BEGIN
 IMMEDIATE``: SQLite's busy handler waits by sleeping (up to 100 ms a try), so under many
 concurrent writers most of the time went to sleeping after the lock was already free; a thread
@@ -42,7 +49,9 @@ class Database:
         # in-process queue of SQLite writers (module docstring); PostgreSQL locks rows, not the database
         self._write_lock = threading.RLock() if self.is_sqlite else None
         writer = self.engine.execution_options(bdlopt_write=True)
-        self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
+        reader = self.engine if self.is_sqlite else self.engine.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        self._read = sessionmaker(bind=reader, expire_on_commit=False)
         self._write = sessionmaker(bind=writer, expire_on_commit=False)
 
     def _sqlite_engine(self, url: str, busy_timeout_ms: int) -> Engine:
@@ -74,7 +83,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reads; rolled back at the end."""
+        """A session for reads, all of them from one snapshot of the database (module docstring);
+        rolled back at the end."""
         with self._read() as session:
             try:
                 yield session

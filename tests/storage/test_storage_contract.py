@@ -160,3 +160,27 @@ def test_pagination_of_trials(database):
     suggest.suggest(database, study.id, count=7)
     page = queries.list_trials(database, study.id, limit=3, offset=3)
     assert page.total == 7 and [t.number for t in page.items] == [3, 4, 5]
+
+
+def test_a_snapshot_keeps_a_trial_observed_while_it_is_read(database, monkeypatch):
+    """A suggest's snapshot reads completed trials, then pending ones. A trial observed between the
+    two reads must show in one of them: on PostgreSQL's default READ COMMITTED each statement sees
+    new commits, so such a trial fell between the reads, was neither data nor pending, and its
+    point could be handed out again (two API processes under load did so)."""
+    study = catalog.create_study(database, make_spec(surrogate="gp"))
+    (trial,) = suggest.suggest(database, study.id)
+    reads = []
+
+    def observe_between_reads(session, study_id, *states):
+        found = trials_in_state(session, study_id, *states)
+        reads.append(states)
+        if "completed" in states:  # another client's observe commits right after this read
+            observe.observe(database, study.id, trial_id=trial.id, values={"loss": 1.0})
+        return found
+
+    trials_in_state = suggest.trials_in_state
+    monkeypatch.setattr(suggest, "trials_in_state", observe_between_reads)
+    snapshot = suggest.take_snapshot(database, study.id, None, 1)
+    assert any("completed" in states for states in reads) and any("pending" in states for states in reads)
+    assert snapshot.request.X.shape[0] + snapshot.request.pending.shape[0] == 1, (
+        "the trial observed during the snapshot is in neither its data nor its pending points")
