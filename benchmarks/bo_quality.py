@@ -10,6 +10,10 @@ initial-design size (its default independent sampler draws those at random), see
 
     python -m benchmarks.bo_quality [--problems branin,hartmann6,ackley10,levy10,gramacy_lee2d]
                                     [--surrogates random,gp,lla,optuna] [--seeds 5] [--plots benchmarks/results]
+                                    [--options 'LABEL=JSON' ...]
+
+A surrogate may carry a label (``gp-raw:gp``) and ``--options LABEL=JSON`` its ``surrogate_options``,
+so an ablation runs beside the default in the same run.
 
 The machine's load average is printed with the table (latencies on a shared machine are noisy).
 """
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.method_specs import parse_methods, parse_options
 from benchmarks.problems import PROBLEM_NAMES, Problem, get_problem
 from service.api.app import create_app
 from service.compute_threads import limit_compute_threads
@@ -34,10 +39,12 @@ from service.db.migrate import upgrade
 from service.sdk import Client
 
 
-def run_one(client: Client, problem: Problem, surrogate: str, seed: int, options: dict | None) -> tuple[list[float], list[float]]:
-    """Best-so-far curve (one value per evaluation) and the suggest latencies after the initial design."""
+def run_one(client: Client, problem: Problem, surrogate: str, seed: int, options: dict | None,
+            label: str | None = None) -> tuple[list[float], list[float]]:
+    """Best-so-far curve (one value per evaluation) and the suggest latencies after the initial design
+    (``label`` names the study: several labels may run one surrogate with different options)."""
     study = client.create_study(
-        f"{problem.name}-{surrogate}-{seed}",
+        f"{problem.name}-{label or surrogate}-{seed}",
         [p.model_dump() for p in problem.parameters],
         objective="f",
         goal="minimize",
@@ -119,14 +126,20 @@ def plot(problem: Problem, curves: dict[str, list[list[float]]], path: Path) -> 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default=",".join(PROBLEM_NAMES))
-    parser.add_argument("--surrogates", default="random,gp,optuna", help="bdlopt surrogates and the peer 'optuna'")
+    parser.add_argument("--surrogates", default="random,gp,optuna",
+                        help="bdlopt surrogates (optionally LABEL:SURROGATE) and the peer 'optuna'")
+    parser.add_argument("--options", action="append", default=[], help="LABEL=JSON surrogate_options (repeatable)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--plots", default="benchmarks/results", help="directory for PNG plots")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app sets BDLOPT_TORCH_THREADS, default 1)")
     args = parser.parse_args(argv)
     limit_compute_threads(args.threads)
     problems = [get_problem(name) for name in args.problems.split(",")]
-    surrogates = args.surrogates.split(",")
+    surrogates = parse_methods(args.surrogates)
+    options = parse_options(args.options)
+    for label in options:
+        if label not in surrogates or surrogates[label] == "optuna":
+            parser.error(f"--options for '{label}', which is not a bdlopt surrogate of this run")
     for name in args.problems.split(","):
         assert name in PROBLEM_NAMES, name
     out = Path(args.plots)
@@ -145,13 +158,13 @@ def main(argv: list[str] | None = None) -> None:
             client = Client(http_client=http)
             for problem in problems:
                 curves: dict[str, list[list[float]]] = {}
-                for surrogate in surrogates:
+                for surrogate, kind in surrogates.items():
                     finals, lat_all = [], []
                     for seed in range(args.seeds):
-                        if surrogate == "optuna":
+                        if kind == "optuna":
                             curve, lat = run_optuna(problem, seed)
                         else:
-                            curve, lat = run_one(client, problem, surrogate, seed, None)
+                            curve, lat = run_one(client, problem, kind, seed, options.get(surrogate), label=surrogate)
                         curves.setdefault(surrogate, []).append(curve)
                         finals.append(curve[-1])
                         lat_all.extend(lat)

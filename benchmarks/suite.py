@@ -48,6 +48,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.method_specs import parse_methods, parse_options
 from benchmarks.problems import Problem
 from benchmarks.suite_functions import SYNTHETIC_NAMES, get_synthetic
 from benchmarks.suite_scoring import RANDOM, method_order, plot_scores, score_tasks, summary_table, task_tables
@@ -82,26 +83,6 @@ def sized(problem: Problem, budget: int | None, initial: int | None) -> Problem:
     if not 1 <= n_initial <= n_total:
         raise ValueError(f"{problem.name}: initial design {n_initial} must be within 1..{n_total}")
     return dataclasses.replace(problem, n_initial=n_initial, n_total=n_total)
-
-
-def parse_methods(spec: str) -> dict[str, str]:
-    """``"random,gp-fast:gp,optuna-tpe"`` -> ``{label: surrogate or optuna method}``."""
-    methods: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        label, _, surrogate = item.partition(":")
-        methods[label] = surrogate or label
-    return methods
-
-
-def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``["gp={...}", ...]`` -> ``{label: surrogate_options}``."""
-    options = {}
-    for item in items:
-        label, sep, text = item.partition("=")
-        if not sep:
-            raise ValueError(f"--options expects LABEL=JSON, got {item!r}")
-        options[label] = json.loads(text)
-    return options
 
 
 def _limit_threads() -> None:
