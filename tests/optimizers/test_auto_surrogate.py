@@ -54,7 +54,35 @@ def test_scores_equal_independent_computations() -> None:
     lla = LLASurrogate().fit(space, data, options=LLAOptions(**SMALL_LLA), warm=None, safe=False, seed=0).model
     A, residual, _ = lla_parts(lla)
     assert loo(lla) == pytest.approx(_brute_force_loo(A, residual), rel=1e-8)
+    assert loo(lla) == pytest.approx(_weight_space_loo(lla), rel=1e-7)
     assert lla.info["regime"] == "function" and math.isfinite(evidence(lla))
+
+
+def _weight_space_loo(model) -> float:
+    """The LLA's leave-one-out log likelihood from its definition, in weight space: for each point, the
+    posterior of the linear model f(x; theta*) + J(x) (theta - theta*) with prior N(theta_0, diag(v))
+    given the other points, and the predictive density of the left-out target."""
+    inputs = model.encoder(model.train_X)
+    z = (model.train_Y.reshape(-1) - model.y_mean) / model.y_std
+    with torch.no_grad():
+        features = model.net.tangent_features(inputs)
+        J = features.jacobian()
+        params = [p.detach() for p in model.net.parameters()]
+        precisions = model.hypers.precisions(model.net.n_groups)
+        prior_precision = torch.cat([torch.full((p.numel(),), float(t), dtype=F64) for p, t in zip(params, precisions)])
+        means = model.prior_mean or [torch.zeros_like(p) for p in params]
+        delta0 = torch.cat([(mu - p).reshape(-1) for p, mu in zip(params, means)])  # prior mean of theta - theta*
+        noise = float(model.hypers.sigma) ** 2
+        target = z - features.f
+    total = 0.0
+    for i in range(J.shape[0]):
+        rest = [j for j in range(J.shape[0]) if j != i]
+        precision = torch.diag(prior_precision) + J[rest].T @ J[rest] / noise
+        covariance = torch.linalg.inv(precision)
+        mean = covariance @ (prior_precision * delta0 + J[rest].T @ target[rest] / noise)
+        m, v = float(J[i] @ mean), float(J[i] @ covariance @ J[i]) + noise
+        total += -0.5 * math.log(2 * math.pi * v) - 0.5 * (float(target[i]) - m) ** 2 / v
+    return total
 
 
 def _choose(X: torch.Tensor, y: torch.Tensor, seed: int) -> tuple[str, dict]:
