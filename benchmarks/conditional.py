@@ -10,7 +10,10 @@ plots.
 
     nice -n 10 python -m benchmarks.conditional [--tasks sklearn_models,synthetic_tree]
         [--methods gp,lla,random,tpe,optuna_gp] [--seeds 5] [--budget 20] [--initial 6] [--plots benchmarks/results]
-        [--workers 1]
+        [--workers 1] [--options 'LABEL=JSON' ...]
+
+A bdlopt method may carry a label (``gp-raw:gp``) and ``--options LABEL=JSON`` its
+``surrogate_options``: an ablation runs beside the default in the same run.
 
 ``--workers N`` runs the (task, method, seed) runs in N processes of this one invocation (each
 with its own in-process app and database); the table is the same, the wall time shorter.
@@ -31,6 +34,7 @@ from typing import Any
 import torch
 
 from benchmarks.conditional_tasks import TASKS, ConditionalTask
+from benchmarks.method_specs import parse_methods, parse_options
 from service.api.app import create_app
 from service.compute_threads import limit_compute_threads
 from service.config import Settings
@@ -43,32 +47,37 @@ BDLOPT_METHODS = ("gp", "lla", "random")
 OPTUNA_METHODS = ("tpe", "optuna_gp")
 
 
-def run_job(job: tuple[str, str, int, int, int]) -> tuple[str, str, int, list[float], float]:
-    """One (task, method, seed) run in a fresh in-process app: ``(task, method, seed, values, seconds)``."""
+def run_job(job: tuple) -> tuple[str, str, int, list[float], float]:
+    """One ``(task, label, seed, budget, initial[, surrogate, options])`` run in a fresh in-process app:
+    ``(task, label, seed, values, seconds)``."""
     from fastapi.testclient import TestClient
 
-    name, method, seed, budget, initial = job
+    name, method, seed, budget, initial = job[:5]
+    surrogate, options = (job[5], job[6]) if len(job) > 5 else (method, None)
     limit_compute_threads(1)
     task = TASKS[name]
     started = time.perf_counter()
-    if method in OPTUNA_METHODS:
-        values = run_optuna(task, method, seed, budget, initial)
+    if surrogate in OPTUNA_METHODS:
+        values = run_optuna(task, surrogate, seed, budget, initial)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             database = Database(f"sqlite:///{Path(tmp) / 'conditional.db'}")
             upgrade(database)
             settings = Settings(data_dir=Path(tmp), migrate_on_startup=False, rate_limit_suggest_per_minute=0)
             with TestClient(create_app(settings, database=database)) as http:
-                values = run_bdlopt(Client(http_client=http), task, method, seed, budget, initial)
+                values = run_bdlopt(Client(http_client=http), task, surrogate, seed, budget, initial, options,
+                                    label=method)
     seconds = time.perf_counter() - started
     print(f"  {name} {method} seed {seed}: best {min(values):.5f} ({seconds:.0f} s)", flush=True)
     return name, method, seed, values, seconds
 
 
-def run_bdlopt(client: Client, task: ConditionalTask, method: str, seed: int, budget: int, initial: int) -> list[float]:
-    """Objective values in evaluation order."""
-    study = client.create_study(f"{task.name}-{method}-{seed}", task.parameters, objective="f", goal="minimize",
-                                surrogate=method, seed=seed, initial_design_size=initial)
+def run_bdlopt(client: Client, task: ConditionalTask, method: str, seed: int, budget: int, initial: int,
+               options: dict | None = None, label: str | None = None) -> list[float]:
+    """Objective values in evaluation order (``method``: the surrogate; ``label`` names the study)."""
+    study = client.create_study(f"{task.name}-{label or method}-{seed}", task.parameters, objective="f",
+                                goal="minimize", surrogate=method, seed=seed, initial_design_size=initial,
+                                surrogate_options=options or None)
     client.optimize(task.objective, study, n_trials=budget, progress=False)
     trials = sorted(client.trials(study.id, state="completed"), key=lambda t: t.number)
     return [t.values["f"] for t in trials]
@@ -152,18 +161,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--initial", type=int, default=6, help="initial design / start-up trials of every method")
     parser.add_argument("--plots", default="benchmarks/results")
     parser.add_argument("--workers", type=int, default=1, help="processes running the (task, method, seed) runs")
+    parser.add_argument("--options", action="append", default=[], help="LABEL=JSON surrogate_options (repeatable)")
     args = parser.parse_args(argv)
     limit_compute_threads(1)
-    methods = args.methods.split(",")
-    for method in methods:
-        assert method in BDLOPT_METHODS + OPTUNA_METHODS, method
+    kinds = parse_methods(args.methods)
+    methods = list(kinds)
+    for method, kind in kinds.items():
+        if kind not in BDLOPT_METHODS + OPTUNA_METHODS:
+            parser.error(f"unknown method {kind!r} (known: {', '.join(BDLOPT_METHODS + OPTUNA_METHODS)})")
+    options = parse_options(args.options)
+    for label in options:
+        if label not in kinds or kinds[label] not in BDLOPT_METHODS:
+            parser.error(f"--options for '{label}', which is not a bdlopt method of this run")
     out = Path(args.plots)
     out.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()
     names = args.tasks.split(",")
-    jobs = [(name, method, seed, args.budget, args.initial) for name in names for method in methods
-            for seed in range(args.seeds)]
-    jobs.sort(key=lambda job: job[1] not in ("gp", "lla"))  # the long runs first, spread over the workers
+    jobs = [(name, method, seed, args.budget, args.initial, kinds[method], options.get(method)) for name in names
+            for method in methods for seed in range(args.seeds)]
+    jobs.sort(key=lambda job: job[5] not in ("gp", "lla"))  # the long runs first, spread over the workers
     if args.workers > 1:
         import multiprocessing
 
