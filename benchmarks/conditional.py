@@ -47,13 +47,12 @@ BDLOPT_METHODS = ("gp", "lla", "random")
 OPTUNA_METHODS = ("tpe", "optuna_gp")
 
 
-def run_job(job: tuple) -> tuple[str, str, int, list[float], float]:
-    """One ``(task, label, seed, budget, initial[, surrogate, options])`` run in a fresh in-process app:
+def run_job(job: tuple[str, str, int, int, int, str, dict | None]) -> tuple[str, str, int, list[float], float]:
+    """One ``(task, label, seed, budget, initial, surrogate, options)`` run in a fresh in-process app:
     ``(task, label, seed, values, seconds)``."""
     from fastapi.testclient import TestClient
 
-    name, method, seed, budget, initial = job[:5]
-    surrogate, options = (job[5], job[6]) if len(job) > 5 else (method, None)
+    name, method, seed, budget, initial, surrogate, options = job
     limit_compute_threads(1)
     task = TASKS[name]
     started = time.perf_counter()

@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 from botorch.models import SingleTaskGP
 from torch import Tensor
+from torch.nn.utils import parameters_to_vector
 
 from bdl_core.bo import LLAModel, function_space_log_evidence, gram_blocks
 from bdl_core.bo.function_space_evidence import squared_offsets
@@ -70,10 +71,9 @@ def lla_parts(model: LLAModel) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def _offset(model: LLAModel) -> Tensor:
-    """(P,) ``theta* - theta_0``, flat in the Jacobian's (``named_parameters``) order."""
-    params = [p.detach() for p in model.net.parameters()]
-    means = model.prior_mean if model.prior_mean is not None else [torch.zeros_like(p) for p in params]
-    return torch.cat([(p - mu.to(p)).reshape(-1) for p, mu in zip(params, means)])
+    """(P,) ``theta* - theta_0`` in ``parameters_to_vector`` order, the Jacobian's (W_1, b_1, W_2, ...)."""
+    theta = parameters_to_vector(model.net.parameters()).detach()
+    return theta if model.prior_mean is None else theta - parameters_to_vector(model.prior_mean).to(theta)
 
 
 def evidence(model: object) -> float:
