@@ -29,7 +29,13 @@ on seeds 5-9, not used to choose this, 0.0090 before and 0.0001 after (5 of 5 gl
 the acquisition optimisation takes longer on the sharper model, p50 CPU 0.085 -> 0.124 s per
 Hartmann6 suggest (fit unchanged); no change measured on Ackley-10.
 
-Fitting: the continuous GP with inferred noise (the common case) is fitted by the closed-form
+Kernel (``GPOptions.kernel``): the RBF above, or ``"matern52"``: an ARD Matern-5/2 with a Gamma(3, 6)
+lengthscale prior (mean 0.5 on the unit cube; BoTorch's default before 0.12), the default for
+each outcome of a multi-outcome study (measured in ``gp``); in a mixed space either is the kernel
+of the non-categorical columns. The Matern is fitted by ``fit_gpytorch_mll`` (the closed-form fit
+below is written for the RBF).
+
+Fitting: the continuous RBF GP with inferred noise (the common case) is fitted by the closed-form
 ``gp_map_fit`` (GPyTorch's objective and coordinates, ~10x cheaper per step); mixed and fixed-noise
 models and the ``safe`` retry by ``fit_gpytorch_mll``.
 
@@ -59,7 +65,7 @@ from botorch.models import MixedSingleTaskGP, SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from gpytorch.constraints import GreaterThan
-from gpytorch.kernels import ScaleKernel
+from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
@@ -89,6 +95,8 @@ INITIAL_NOISE = 1e-4  # inferred noise variance where a cold fit starts
 NOISE_PRIOR = (1.1, 0.05)
 OUTPUTSCALE_PRIOR = (2.0, 0.15)
 SAFE_YVAR_JITTER = 1e-4  # added to standardised fixed noise in the retry configuration
+KERNELS = ("rbf", "matern52")  # continuous_gp's kernels (module docstring)
+MATERN_LENGTHSCALE_PRIOR = (3.0, 6.0)  # Gamma(concentration, rate) on unit-cube lengthscales: mean 0.5
 
 
 @dataclass(frozen=True)
@@ -123,15 +131,18 @@ class GPData:
         return int(self.X.shape[0])
 
 
-def model_kind(space: SearchSpace, data: GPData, safe: bool) -> str:
+def model_kind(space: SearchSpace, data: GPData, safe: bool, kernel: str = "rbf") -> str:
     """Tag of the model structure; warm-start state only transfers within a kind."""
     base = "mixed" if space.categorical_dims else "single-scaled"
+    if kernel != "rbf":
+        base = f"{base}-{kernel}"
     noise = "fixed" if data.y_var is not None else "inferred"
     return f"{base}-{noise}-{'safe' if safe else 'std'}-d{space.dim}"
 
 
-def build_gp(space: SearchSpace, data: GPData, safe: bool = False) -> SingleTaskGP:
-    """An unfitted GP for ``data`` (see module docstring); ``safe`` = retry configuration."""
+def build_gp(space: SearchSpace, data: GPData, safe: bool = False, kernel: str = "rbf") -> SingleTaskGP:
+    """An unfitted GP for ``data`` (see module docstring); ``safe`` = retry configuration;
+    ``kernel`` one of ``KERNELS`` (in a mixed space, the kernel of the continuous columns)."""
     train_Y = data.y.unsqueeze(-1)
     train_Yvar = None
     if data.y_var is not None:
@@ -146,9 +157,10 @@ def build_gp(space: SearchSpace, data: GPData, safe: bool = False) -> SingleTask
             model = MixedSingleTaskGP(
                 data.X, train_Y, cat_dims=space.categorical_dims, train_Yvar=train_Yvar,
                 outcome_transform=Standardize(m=1),
+                cont_kernel_factory=None if kernel == "rbf" else matern_kernel,
             )
         else:
-            model = continuous_gp(data.X, train_Y, train_Yvar)
+            model = continuous_gp(data.X, train_Y, train_Yvar, kernel)
     if safe and train_Yvar is None:
         noise_covar = model.likelihood.noise_covar
         noise_covar.register_constraint("raw_noise", GreaterThan(SAFE_MIN_NOISE))
@@ -156,13 +168,13 @@ def build_gp(space: SearchSpace, data: GPData, safe: bool = False) -> SingleTask
     return model
 
 
-def continuous_gp(X: Tensor, Y: Tensor, Yvar: Tensor | None) -> SingleTaskGP:
+def continuous_gp(X: Tensor, Y: Tensor, Yvar: Tensor | None, kernel: str = "rbf") -> SingleTaskGP:
     """Unfitted ``SingleTaskGP`` on ``X`` ``(n, D)``, ``Y`` ``(n, 1)`` (known variances ``Yvar`` or None):
-    RBF ARD kernel with a learned output scale, low noise floor (see module docstring)."""
-    covar_module = ScaleKernel(
-        get_covar_module_with_dim_scaled_prior(ard_num_dims=X.shape[-1]),
-        outputscale_prior=GammaPrior(*OUTPUTSCALE_PRIOR),
-    )
+    an ARD kernel (``"rbf"`` with the dimension-scaled prior, or ``"matern52"`` with a Gamma prior of
+    mean 0.5) with a learned output scale, low noise floor (see module docstring)."""
+    base = get_covar_module_with_dim_scaled_prior(ard_num_dims=X.shape[-1]) if kernel == "rbf" else \
+        matern_kernel(ard_num_dims=X.shape[-1])
+    covar_module = ScaleKernel(base, outputscale_prior=GammaPrior(*OUTPUTSCALE_PRIOR))
     likelihood = None
     if Yvar is None:
         likelihood = GaussianLikelihood(
@@ -171,6 +183,14 @@ def continuous_gp(X: Tensor, Y: Tensor, Yvar: Tensor | None) -> SingleTaskGP:
         )
     return SingleTaskGP(X, Y, train_Yvar=Yvar, likelihood=likelihood, covar_module=covar_module,
                         outcome_transform=Standardize(m=1))
+
+
+def matern_kernel(ard_num_dims: int, batch_shape: torch.Size | None = None,
+                  active_dims: list[int] | None = None) -> MaternKernel:
+    """ARD Matern-5/2 with a Gamma(3, 6) lengthscale prior (mean 0.5 on the unit cube); the
+    signature of ``MixedSingleTaskGP``'s ``cont_kernel_factory``."""
+    return MaternKernel(nu=2.5, ard_num_dims=ard_num_dims, batch_shape=batch_shape or torch.Size(),
+                        active_dims=active_dims, lengthscale_prior=GammaPrior(*MATERN_LENGTHSCALE_PRIOR))
 
 
 @contextmanager
@@ -188,6 +208,7 @@ def fit_gp(
     warm: SurrogateState | None = None,
     safe: bool = False,
     maxiter: int | None = None,
+    kernel: str = "rbf",
 ) -> tuple[SingleTaskGP, SurrogateState, dict]:
     """Build and fit a GP, warm-started from ``warm`` when it fits this model kind.
 
@@ -197,6 +218,7 @@ def fit_gp(
         warm: a previous fit's state (ignored when the kind differs or ``safe``).
         safe: retry configuration (fresh hyperparameters, more regularisation).
         maxiter: L-BFGS-B iteration cap (default: ``FIT_MAXITER`` cold, ``WARM_FIT_MAXITER`` warm).
+        kernel: one of ``KERNELS`` (continuous spaces).
 
     Returns:
         ``(model, state, info)``: the fitted model in eval mode, its state for the next
@@ -205,10 +227,12 @@ def fit_gp(
     Raises:
         Exception: whatever fitting raises (e.g. ``ModelFittingError``); callers decide.
     """
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
     start = time.perf_counter()
-    kind = model_kind(space, data, safe)
+    kind = model_kind(space, data, safe, kernel)
     fingerprint = data_fingerprint(data.X, data.y, data.y_var)
-    model = build_gp(space, data, safe=safe)
+    model = build_gp(space, data, safe=safe, kernel=kernel)
     warm_started = False
     if warm is not None and warm.kind == kind and not safe:
         warm_started = load_parameters(model, warm.tensors)
@@ -221,7 +245,7 @@ def fit_gp(
             n_fitted = warm.n_fitted
     if maxiter is None:
         maxiter = WARM_FIT_MAXITER if warm_started else FIT_MAXITER
-    if not skipped and hand_fit_applies(space, data, safe):
+    if not skipped and hand_fit_applies(space, data, safe, kernel):
         fit_map_into(model, maxiter)
     elif not skipped:
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
@@ -249,9 +273,9 @@ def fit_gp(
     return model, state, info
 
 
-def hand_fit_applies(space: SearchSpace, data: GPData, safe: bool) -> bool:
-    """Whether the model is ``continuous_gp`` with inferred noise (``gp_map_fit`` fits it)."""
-    return not space.categorical_dims and data.y_var is None and not safe
+def hand_fit_applies(space: SearchSpace, data: GPData, safe: bool, kernel: str = "rbf") -> bool:
+    """Whether the model is the RBF ``continuous_gp`` with inferred noise (``gp_map_fit`` fits it)."""
+    return kernel == "rbf" and not space.categorical_dims and data.y_var is None and not safe
 
 
 def fit_map_into(model: SingleTaskGP, maxiter: int) -> None:

@@ -78,7 +78,8 @@ class ModelBasedPolicy(Policy):
         )
         if joint is not None:
             return joint
-        return fit_outcomes(lambda one, part: self.fit(request, one, part, safe), request.X, request.outcomes, warm)
+        return fit_outcomes(lambda one, part: self.fit(request, one, part, safe), request.X, request.outcomes.Y, warm,
+                            request.outcomes.names)
 
     # ------------------------------------------------------------------ suggest
     def suggest(self, request: SuggestRequest, warm: SurrogateState | None = None) -> Suggestion:

@@ -7,14 +7,13 @@ Every modelled outcome column of ``Outcomes.Y`` gets its own fit of the study's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botorch.models.model import ModelList
 from torch import Tensor
 
 from service.optimizers.gp_model import GPData
-from service.optimizers.outcomes import Outcomes
 from service.optimizers.surrogate import FittedSurrogate
 from service.optimizers.surrogate_state import SurrogateState, digest_bytes
 
@@ -58,24 +57,26 @@ def unpack_states(state: SurrogateState | None, n_outcomes: int) -> list[Surroga
 def fit_outcomes(
     fit_one: Callable[[GPData, SurrogateState | None], FittedSurrogate],
     X: Tensor,
-    outcomes: Outcomes,
+    Y: Tensor,
     warm: SurrogateState | None,
+    names: Sequence[str] = (),
 ) -> FittedSurrogate:
     """Fit one model per outcome column; the result's model is a ``ModelList`` with ``m`` outputs.
 
     Args:
         fit_one: fits the surrogate on one outcome's data, from that outcome's warm state.
         X: ``(n, D)`` encoded observations.
-        outcomes: the ``(n, m)`` outcomes.
+        Y: ``(n, m)`` outcomes (objectives maximisation-oriented first).
         warm: the packed state of the previous fit.
+        names: the outcomes' names (reported in ``info``).
     """
-    parts = unpack_states(warm, outcomes.Y.shape[1])
-    fits = [fit_one(GPData.from_request(X, outcomes.Y[:, j], None), parts[j]) for j in range(outcomes.Y.shape[1])]
+    parts = unpack_states(warm, Y.shape[1])
+    fits = [fit_one(GPData.from_request(X, Y[:, j], None), parts[j]) for j in range(Y.shape[1])]
     info = {
         "fit_seconds": sum(float(f.info.get("fit_seconds", 0.0)) for f in fits),
         "warm_started": all(bool(f.info.get("warm_started")) for f in fits),
         "fit_skipped": all(bool(f.info.get("fit_skipped")) for f in fits),
-        "outcomes": list(outcomes.names),
+        "outcomes": list(names),
     }
     states = [f.state if f.state is not None else parts[j] for j, f in enumerate(fits)]
     return FittedSurrogate(model=ModelList(*[f.model for f in fits]), state=pack_states(states), info=info)

@@ -1,0 +1,117 @@
+"""The GP's ``kernel`` option: RBF for one outcome, Matern-5/2 per outcome of a multi-outcome study."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+from botorch.models.model import ModelList
+from fastapi.testclient import TestClient
+from gpytorch.kernels import MaternKernel, RBFKernel
+
+from service.api.app import create_app
+from service.config import Settings
+from service.optimizers import SuggestRequest, get_policy
+from service.optimizers.gp import GPSurrogate
+from service.optimizers.gp_model import GPData, fit_gp
+from service.optimizers.gp_options import GPOptions
+from service.optimizers.outcomes import Outcomes
+from service.space import CategoricalParam, FloatParam, SearchSpace
+
+F64 = torch.float64
+SPACE = SearchSpace([FloatParam(name="a", low=0.0, high=1.0), FloatParam(name="b", low=0.0, high=1.0)])
+
+
+def _data(n: int = 12, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, 2, generator=generator, dtype=F64)
+    Y = torch.stack([-(X[:, 0] - 0.3) ** 2 - X[:, 1], torch.sin(6 * X[:, 0]) + X[:, 1] ** 2], dim=-1)
+    return X, Y
+
+
+def _base_kernel(model) -> object:
+    return model.covar_module.base_kernel
+
+
+@pytest.mark.parametrize(("kernel", "outcomes", "expected"), [
+    ("auto", 1, "rbf"), ("auto", 2, "matern52"), ("auto", 4, "matern52"),
+    ("rbf", 3, "rbf"), ("matern52", 1, "matern52"),
+])
+def test_auto_is_rbf_for_one_outcome_and_matern_for_several(kernel: str, outcomes: int, expected: str) -> None:
+    assert GPOptions(kernel=kernel).resolved_kernel(outcomes) == expected
+
+
+def test_fit_joint_fits_one_matern_gp_per_outcome_by_default() -> None:
+    X, Y = _data()
+    fitted = GPSurrogate().fit_joint(SPACE, X, Y, options=GPOptions(), warm=None, safe=False, seed=0)
+    assert isinstance(fitted.model, ModelList) and len(fitted.model.models) == 2
+    for j, model in enumerate(fitted.model.models):
+        assert isinstance(_base_kernel(model), MaternKernel) and _base_kernel(model).nu == 2.5
+        # each model interpolates its own column (deterministic data, small noise)
+        mean = model.posterior(X).mean.squeeze(-1)
+        assert torch.allclose(mean, Y[:, j], atol=0.05 * float(Y[:, j].std()))
+    rbf = GPSurrogate().fit_joint(SPACE, X, Y, options=GPOptions(kernel="rbf"), warm=None, safe=False, seed=0)
+    assert all(isinstance(_base_kernel(m), RBFKernel) for m in rbf.model.models)
+
+
+def test_one_outcome_keeps_the_rbf_unless_asked() -> None:
+    X, Y = _data()
+    data = GPData(X=X, y=Y[:, 0], y_var=None)
+    default = GPSurrogate().fit(SPACE, data, options=GPOptions(), warm=None, safe=False, seed=0)
+    assert isinstance(_base_kernel(default.model), RBFKernel)
+    matern = GPSurrogate().fit(SPACE, data, options=GPOptions(kernel="matern52"), warm=None, safe=False, seed=0)
+    assert isinstance(_base_kernel(matern.model), MaternKernel)
+
+
+@pytest.mark.parametrize(("kernel", "present", "absent"), [("matern52", MaternKernel, RBFKernel),
+                                                          ("rbf", RBFKernel, MaternKernel)])
+def test_in_a_mixed_space_the_kernel_is_that_of_the_other_columns(kernel: str, present: type, absent: type) -> None:
+    space = SearchSpace([FloatParam(name="a", low=0.0, high=1.0), CategoricalParam(name="c", choices=["u", "v", "w"])])
+    X, Y = _data()
+    X[:, 1] = torch.arange(X.shape[0], dtype=F64) % 3
+    fitted = GPSurrogate().fit(space, GPData(X=X, y=Y[:, 0], y_var=None), options=GPOptions(kernel=kernel),
+                               warm=None, safe=False, seed=0)
+    kinds = [type(module) for module in fitted.model.modules()]
+    assert present in kinds and absent not in kinds
+    assert fitted.state.kind.startswith("mixed") and (kernel in fitted.state.kind) == (kernel != "rbf")
+
+
+def test_a_state_of_one_kernel_does_not_warm_start_the_other() -> None:
+    X, Y = _data()
+    data = GPData(X=X, y=Y[:, 1], y_var=None)
+    _, rbf_state, _ = fit_gp(SPACE, data, kernel="rbf")
+    _, matern_state, info = fit_gp(SPACE, data, warm=rbf_state, kernel="matern52")
+    assert rbf_state.kind != matern_state.kind and not info["warm_started"]
+    _, _, again = fit_gp(SPACE, data, warm=matern_state, kernel="matern52")
+    assert again["warm_started"] and again["fit_skipped"]  # same data, same kind: nothing to refit
+    with pytest.raises(ValueError, match="unknown kernel"):
+        fit_gp(SPACE, data, kernel="periodic")
+
+
+def test_a_two_objective_suggest_uses_matern_models_and_returns_a_new_point() -> None:
+    X, Y = _data(10)
+    outcomes = Outcomes(Y=Y, names=("f", "g"), n_objectives=2, constraints=())
+    request = SuggestRequest(space=SPACE, X=X, y=Y[:, 0], y_var=None, pending=torch.zeros(0, 2, dtype=F64), count=2,
+                             seed=1, n_suggested=10, n_initial=5, cache_key="kernel-test", outcomes=outcomes)
+    suggestion = get_policy("gp").suggest(request)
+    assert not suggestion.fell_back and suggestion.X.shape == (2, 2)
+    assert suggestion.state is not None and "matern52" in str(suggestion.state.meta["parts"][0]["kind"])
+
+
+@pytest.fixture
+def client(tmp_path) -> Iterator[TestClient]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'k.db'}")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_the_api_takes_the_kernel_and_names_a_bad_one(client: TestClient) -> None:
+    body = {"name": "k", "parameters": [{"name": "x", "type": "float", "low": 0.0, "high": 1.0}],
+            "objectives": [{"name": "f"}, {"name": "g"}], "surrogate": "gp"}
+    created = client.post("/v1/studies", json={**body, "surrogate_options": {"kernel": "rbf"}})
+    assert created.status_code == 201, created.text
+    assert created.json()["surrogate_options"]["kernel"] == "rbf"
+    bad = client.post("/v1/studies", json={**body, "name": "bad", "surrogate_options": {"kernel": "periodic"}})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["loc"] == ["body", "surrogate_options", "kernel"]
