@@ -9,7 +9,11 @@ surrogate state from call to call as the service does; Optuna's GPSampler (with
 Scores: the hypervolume of the feasible observations (fixed reference point of the problem) or the
 best feasible value, per evaluation. Prints a markdown table and writes PNGs.
 
-    python -m benchmarks.mo_quality [--seeds 5] [--quick] [--methods random,gp,lla,optuna]
+    python -m benchmarks.mo_quality [--seeds 5] [--quick] [--methods random,gp,lla,optuna] [--problems ...]
+                                    [--options 'LABEL=JSON' ...]
+
+A surrogate may carry a label (``gp-rbf:gp``) and ``--options LABEL=JSON`` its ``surrogate_options``
+(an ablation runs beside the default in the same run; ``benchmarks.method_specs``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from botorch.test_functions.synthetic import ConstrainedGramacy
 from botorch.utils.multi_objective.hypervolume import Hypervolume
 from botorch.utils.multi_objective.pareto import is_non_dominated
 
+from benchmarks.method_specs import parse_methods, parse_options
 from service.compute_threads import limit_compute_threads
 from service.optimizers import SuggestRequest, get_policy
 from service.optimizers.outcomes import OutcomeBound, Outcomes
@@ -74,8 +79,9 @@ def score(problem: MOProblem, F: torch.Tensor, S: torch.Tensor) -> float:
     return float(Hypervolume(ref_point=-torch.tensor(problem.ref_point, dtype=F64)).compute(Y[is_non_dominated(Y)]))
 
 
-def run_bdlopt(problem: MOProblem, surrogate: str, seed: int) -> list[float]:
-    """Score after every evaluation of one bdlopt run (in-process policy, state carried between calls)."""
+def run_bdlopt(problem: MOProblem, surrogate: str, seed: int, options: dict | None = None) -> list[float]:
+    """Score after every evaluation of one bdlopt run (in-process policy, state carried between calls;
+    ``options``: the study's ``surrogate_options``)."""
     d = problem.bounds.shape[1]
     space = SearchSpace([FloatParam(name=f"x{i}", low=float(problem.bounds[0, i]), high=float(problem.bounds[1, i]))
                          for i in range(d)])
@@ -92,7 +98,7 @@ def run_bdlopt(problem: MOProblem, surrogate: str, seed: int) -> list[float]:
         outcomes = Outcomes(Y=Y, names=names, n_objectives=problem.n_objectives, constraints=bounds, ref_point=ref)
         request = SuggestRequest(space=space, X=X, y=-F[:, 0], y_var=None, pending=torch.zeros(0, d, dtype=F64),
                                  count=1, seed=seed, n_suggested=X.shape[0], n_initial=problem.n_initial,
-                                 cache_key="bench", outcomes=outcomes)
+                                 cache_key="bench", outcomes=outcomes, surrogate_options=options)
         suggestion = policy.suggest(request, warm)
         warm = suggestion.state
         natural = torch.tensor([[p[f"x{i}"] for i in range(d)] for p in space.decode_many(suggestion.X)], dtype=F64)
@@ -153,10 +159,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", default="random,gp,lla,optuna")
     parser.add_argument("--problems", default="")
     parser.add_argument("--plots", default="docs/images")
+    parser.add_argument("--options", action="append", default=[], help="LABEL=JSON surrogate_options (repeatable)")
     args = parser.parse_args(argv)
     limit_compute_threads(1)
     seeds = range(2 if args.quick else args.seeds)
-    methods = args.methods.split(",")
+    kinds = parse_methods(args.methods)
+    options = parse_options(args.options)
+    for label in options:
+        if kinds.get(label, "optuna") == "optuna":
+            parser.error(f"--options for '{label}', which is not a bdlopt surrogate of this run")
+    methods = list(kinds)
     wanted = set(args.problems.split(",")) if args.problems else None
     print("| problem | method | median final score | seeds | seconds per run |")
     print("|---|---|---|---|---|")
@@ -168,13 +180,14 @@ def main(argv: list[str] | None = None) -> None:
         for seed in seeds:  # interleaved: every method on a seed before the next seed
             for method in methods:
                 start = time.perf_counter()
-                run = run_optuna(problem, seed) if method == "optuna" else run_bdlopt(problem, method, seed)
+                run = (run_optuna(problem, seed) if kinds[method] == "optuna"
+                       else run_bdlopt(problem, kinds[method], seed, options.get(method)))
                 seconds.setdefault(method, []).append(time.perf_counter() - start)
                 curves.setdefault(method, []).append(run)
         for method in methods:
             finals = [r[-1] for r in curves[method]]
             print(f"| {problem.name} | {'optuna GPSampler' if method == 'optuna' else 'bdlopt ' + method} | "
-                  f"{statistics.median(finals):.4f} | {', '.join(f'{v:.4f}' for v in finals)} | "
+                  f"{statistics.median(finals):.6g} | {', '.join(f'{v:.6g}' for v in finals)} | "
                   f"{statistics.median(seconds[method]):.1f} |", flush=True)
         Path(args.plots).mkdir(parents=True, exist_ok=True)
         plot(problem, curves, Path(args.plots) / f"mo_quality_{problem.name}.png")

@@ -12,7 +12,7 @@ with BoTorch's dimension-scaled prior. Measured on DTLZ2 (d = 6, 2 objectives, 4
 12 initial; ``benchmarks.mo_quality``; final hypervolume, seeds 0-4): with the RBF, whose fitted
 lengthscales (1.2 .. 4 on the unit cube in the five distance dimensions) make the model nearly
 linear there, the GP reverted to the mean with a large variance at the cube's corners, and
-qLogNEHVI sent 18 of 28 model trials to corners (distance term g = 1 .. 1.25, far from the
+qLogNEHVI sent 18 of 28 model trials of seed 0 to corners (distance term g = 1 .. 1.25, far from the
 front); its median hypervolume was below random search's. The Matern-5/2 with lengthscales near
 0.5 (BoTorch's default before 0.12, and the model of the qNEHVI paper) keeps the model local. The
 numbers are in ``docs/benchmarks.md`` ("Multi-objective kernel").
