@@ -6,6 +6,9 @@ the leave-one-out predictive likelihood by default, or the log marginal likeliho
 with the higher score is the model of that suggestion; the trial's policy reads ``auto:<name>``
 and the scores are kept in the state's metadata. The cost is the sum of the candidates' fits
 (each warm-started) plus one acquisition.
+
+Several outcomes: each outcome is chosen for on its own (one choice per outcome model); the GP
+candidate then takes the kernel the GP surrogate uses for that many outcomes (``GPOptions``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
+from torch import Tensor
 
 from service.optimizers.auto_options import AutoOptions
 from service.optimizers.surrogate import FittedSurrogate, Surrogate
@@ -35,6 +39,21 @@ class AutoSurrogate(Surrogate):
     def fit(self, space: SearchSpace, data: GPData, *, options: BaseModel | None,
             warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
         """Fit every candidate, score each, return the best with every candidate's state."""
+        return self.fit_choosing(space, data, options, warm, safe, seed, n_outcomes=1)
+
+    def fit_joint(self, space: SearchSpace, X: Tensor, Y: Tensor, *, options: BaseModel | None,
+                  warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate | None:
+        """One chosen model per column of ``Y`` ``(n, m)`` (a ``ModelList``; module docstring)."""
+        from service.optimizers.multi_outcome import fit_outcomes
+
+        m = int(Y.shape[1])
+        return fit_outcomes(lambda one, part: self.fit_choosing(space, one, options, part, safe, seed, n_outcomes=m),
+                            X, Y, warm)
+
+    def fit_choosing(self, space: SearchSpace, data: GPData, options: BaseModel | None,
+                     warm: SurrogateState | None, safe: bool, seed: int, n_outcomes: int) -> FittedSurrogate:
+        """:meth:`fit` for one outcome of a study with ``n_outcomes`` modelled outcomes."""
+        from service.optimizers.gp_options import GPOptions
         from service.optimizers.lla_options import LLAOptions
         from service.optimizers.model_scores import score
         from service.optimizers.multi_outcome import pack_states, unpack_states
@@ -45,7 +64,8 @@ class AutoSurrogate(Surrogate):
         fits, scores = [], {}
         for name, part in zip(options.candidates, parts):
             candidate = surrogate_entry(name).factory()
-            candidate_options = LLAOptions.model_validate(options.lla) if name == "lla" else None
+            candidate_options = (LLAOptions.model_validate(options.lla) if name == "lla"
+                                 else GPOptions(kernel=GPOptions().resolved_kernel(n_outcomes)))
             fitted = candidate.fit(space, data, options=candidate_options, warm=part, safe=safe, seed=seed)
             fits.append(fitted)
             try:

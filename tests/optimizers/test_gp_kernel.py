@@ -115,3 +115,15 @@ def test_the_api_takes_the_kernel_and_names_a_bad_one(client: TestClient) -> Non
     bad = client.post("/v1/studies", json={**body, "name": "bad", "surrogate_options": {"kernel": "periodic"}})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["loc"] == ["body", "surrogate_options", "kernel"]
+
+
+def test_auto_gives_its_gp_candidate_the_kernel_for_the_number_of_outcomes() -> None:
+    from service.optimizers.auto import AutoSurrogate
+
+    X, Y = _data(10)
+    fitted = AutoSurrogate().fit_joint(SPACE, X, Y, options=None, warm=None, safe=False, seed=0)
+    assert isinstance(fitted.model, ModelList) and len(fitted.model.models) == 2
+    for outcome in fitted.state.meta["parts"]:  # per outcome: auto's state of its [gp, lla] candidates
+        assert "matern52" in outcome["meta"]["parts"][0]["kind"]
+    one = AutoSurrogate().fit(SPACE, GPData(X=X, y=Y[:, 0], y_var=None), options=None, warm=None, safe=False, seed=0)
+    assert "matern52" not in one.state.meta["parts"][0]["kind"]
