@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
                 curves.setdefault(method, []).append(run)
         for method in methods:
             finals = [r[-1] for r in curves[method]]
-            print(f"| {problem.name} | {'optuna GPSampler' if method == 'optuna' else 'bdlopt ' + method} | "
+            print(f"| {problem.name} | {'optuna GPSampler' if kinds[method] == 'optuna' else 'bdlopt ' + method} | "
                   f"{statistics.median(finals):.6g} | {', '.join(f'{v:.6g}' for v in finals)} | "
                   f"{statistics.median(seconds[method]):.1f} |", flush=True)
         Path(args.plots).mkdir(parents=True, exist_ok=True)

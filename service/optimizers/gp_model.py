@@ -56,7 +56,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, get_args
 
 import gpytorch
 import torch
@@ -72,6 +72,7 @@ from gpytorch.priors import GammaPrior
 from torch import Tensor
 
 from service.optimizers.gp_map_fit import GPHyperparameters, MapPriors, fit_map
+from service.optimizers.gp_options import GPKernel
 from service.optimizers.surrogate_state import (
     SurrogateState,
     data_fingerprint,
@@ -95,7 +96,7 @@ INITIAL_NOISE = 1e-4  # inferred noise variance where a cold fit starts
 NOISE_PRIOR = (1.1, 0.05)
 OUTPUTSCALE_PRIOR = (2.0, 0.15)
 SAFE_YVAR_JITTER = 1e-4  # added to standardised fixed noise in the retry configuration
-KERNELS = ("rbf", "matern52")  # continuous_gp's kernels (module docstring)
+KERNELS = tuple(k for k in get_args(GPKernel) if k != "auto")  # continuous_gp's kernels (module docstring)
 MATERN_LENGTHSCALE_PRIOR = (3.0, 6.0)  # Gamma(concentration, rate) on unit-cube lengthscales: mean 0.5
 
 

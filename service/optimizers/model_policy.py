@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 import torch
 from pydantic import BaseModel
@@ -69,17 +70,17 @@ class ModelBasedPolicy(Policy):
 
     def fit_all(self, request: SuggestRequest, data: GPData, warm: SurrogateState | None, safe: bool) -> FittedSurrogate:
         """The objective's model; for several outcomes the surrogate's joint model, else one model per
-        outcome (``multi_outcome``)."""
+        outcome (``multi_outcome``), with the outcomes' names in ``info["outcomes"]``."""
         if request.outcomes is None:
             return self.fit(request, data, warm, safe)
-        joint = self.surrogate.fit_joint(
+        fitted = self.surrogate.fit_joint(
             request.space, request.X, request.outcomes.Y, options=self.options(request),
             warm=None if safe else warm, safe=safe, seed=int(request.seed),
         )
-        if joint is not None:
-            return joint
-        return fit_outcomes(lambda one, part: self.fit(request, one, part, safe), request.X, request.outcomes.Y, warm,
-                            request.outcomes.names)
+        if fitted is None:
+            fitted = fit_outcomes(lambda one, part: self.fit(request, one, part, safe), request.X,
+                                  request.outcomes.Y, warm)
+        return replace(fitted, info={**fitted.info, "outcomes": list(request.outcomes.names)})
 
     # ------------------------------------------------------------------ suggest
     def suggest(self, request: SuggestRequest, warm: SurrogateState | None = None) -> Suggestion:

@@ -7,7 +7,7 @@ Every modelled outcome column of ``Outcomes.Y`` gets its own fit of the study's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from botorch.models.model import ModelList
@@ -59,7 +59,6 @@ def fit_outcomes(
     X: Tensor,
     Y: Tensor,
     warm: SurrogateState | None,
-    names: Sequence[str] = (),
 ) -> FittedSurrogate:
     """Fit one model per outcome column; the result's model is a ``ModelList`` with ``m`` outputs.
 
@@ -68,7 +67,6 @@ def fit_outcomes(
         X: ``(n, D)`` encoded observations.
         Y: ``(n, m)`` outcomes (objectives maximisation-oriented first).
         warm: the packed state of the previous fit.
-        names: the outcomes' names (reported in ``info``).
     """
     parts = unpack_states(warm, Y.shape[1])
     fits = [fit_one(GPData.from_request(X, Y[:, j], None), parts[j]) for j in range(Y.shape[1])]
@@ -76,7 +74,6 @@ def fit_outcomes(
         "fit_seconds": sum(float(f.info.get("fit_seconds", 0.0)) for f in fits),
         "warm_started": all(bool(f.info.get("warm_started")) for f in fits),
         "fit_skipped": all(bool(f.info.get("fit_skipped")) for f in fits),
-        "outcomes": list(names),
     }
     states = [f.state if f.state is not None else parts[j] for j, f in enumerate(fits)]
     return FittedSurrogate(model=ModelList(*[f.model for f in fits]), state=pack_states(states), info=info)

@@ -97,6 +97,7 @@ def test_a_two_objective_suggest_uses_matern_models_and_returns_a_new_point() ->
     suggestion = get_policy("gp").suggest(request)
     assert not suggestion.fell_back and suggestion.X.shape == (2, 2)
     assert suggestion.state is not None and "matern52" in str(suggestion.state.meta["parts"][0]["kind"])
+    assert suggestion.info["outcomes"] == ["f", "g"]
 
 
 @pytest.fixture
