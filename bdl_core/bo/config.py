@@ -10,6 +10,7 @@ from .tangent_mlp import ACTIVATIONS
 PARAMETRIC_STRUCTURES = ("kron", "full")
 WARM_MIN_EVIDENCE_STEPS = 3  # fewest function-space evidence steps of a warm fit (LLAConfig.warm_evidence_steps)
 WARM_MIN_MAP_STEPS = 50  # fewest Adam steps of a warm fit on many points (LLAConfig.warm_map_steps)
+VARIANCE_CALIBRATIONS = ("loo", "off")  # predictive covariance scale (``variance_calibration``)
 PRIORS = ("scalar", "layerwise")  # prior structures of the LLA (one precision per parameter tensor at most)
 
 
@@ -43,6 +44,8 @@ class LLAConfig:
         parametric_structure: ``"kron"`` or ``"full"``: posterior form once n >= #parameters.
         full_max_params: ``"full"`` falls back to ``"kron"`` above this many parameters
             (a dense P x P precision would not fit in memory).
+        variance_calibration: ``"loo"``: the predictive covariance is scaled by its leave-one-out
+            maximum-likelihood factor (``variance_calibration``); ``"off"``: as the evidence left it.
         warm_marglik_full_n: a warm fit on more points (rows of the evidence kernel: n, or
             n m for m outputs) than this takes fewer function-space evidence steps
             (:meth:`warm_evidence_steps`): each step is an n x n Cholesky and
@@ -71,6 +74,7 @@ class LLAConfig:
     parametric_structure: str = "kron"
     full_max_params: int = 6000
     warm_marglik_full_n: int = 400
+    variance_calibration: str = "loo"
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -81,6 +85,8 @@ class LLAConfig:
             raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
         if self.prior_mean not in ("init", "zero"):
             raise ValueError(f"prior_mean must be 'init' or 'zero', got {self.prior_mean!r}")
+        if self.variance_calibration not in VARIANCE_CALIBRATIONS:
+            raise ValueError(f"variance_calibration must be one of {VARIANCE_CALIBRATIONS}")
         if self.parametric_structure not in PARAMETRIC_STRUCTURES:
             raise ValueError(f"parametric_structure must be one of {PARAMETRIC_STRUCTURES}")
         if self.width < 1 or self.depth < 1 or self.epochs < 1 or self.warm_epochs < 0:

@@ -47,12 +47,14 @@ class LLAModel(Model):
         config: the configuration it was fitted with.
         info: diagnostics of the fit (seconds, steps, regime, ...).
         prior_mean: the prior mean of each parameter tensor (None: zero), kept for warm starts.
+        variance_scale: factor on the predictive covariance and the noise variance
+            (``variance_calibration``; 1: as the evidence left them).
     """
 
     def __init__(self, net: TangentMLP, encoder: InputEncoder, predictive: LLAPredictive,
                  hypers: Hyperparameters, train_X: Tensor, train_Y: Tensor, y_mean: Tensor,
                  y_std: Tensor, config: LLAConfig, info: dict[str, Any],
-                 prior_mean: list[Tensor] | None = None) -> None:
+                 prior_mean: list[Tensor] | None = None, variance_scale: float = 1.0) -> None:
         super().__init__()
         self.net = net
         self.encoder = encoder
@@ -65,6 +67,7 @@ class LLAModel(Model):
         self.config = config
         self.info = info
         self.prior_mean = prior_mean
+        self.variance_scale = variance_scale
 
     @property
     def num_outputs(self) -> int:
@@ -79,7 +82,7 @@ class LLAModel(Model):
     @property
     def noise_variance(self) -> Tensor:
         """() observation-noise variance in the units of the targets."""
-        return (self.hypers.sigma * self.y_std).pow(2)
+        return self.variance_scale * (self.hypers.sigma * self.y_std).pow(2)
 
     def posterior(self, X: Tensor, output_indices: list[int] | None = None,
                   observation_noise: bool | Tensor = False, posterior_transform: Any = None,
@@ -106,7 +109,7 @@ class LLAModel(Model):
         scale = self.y_std.pow(2)
         mean = mean * self.y_std + self.y_mean
         eye = torch.eye(X.shape[-2], dtype=X.dtype, device=X.device)
-        cov = (cov + VARIANCE_JITTER * eye) * scale
+        cov = (cov * self.variance_scale + VARIANCE_JITTER * eye) * scale
         if isinstance(observation_noise, Tensor):
             cov = cov + torch.diag_embed(observation_noise.to(cov).squeeze(-1).expand(mean.shape))
         elif observation_noise:

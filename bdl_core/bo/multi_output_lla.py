@@ -30,6 +30,7 @@ from .evidence_updates import function_space_update
 from .input_encoding import InputEncoder
 from .map_training import train_map
 from .multi_output_mlp import MultiOutputMLP, MultiTangentFeatures, multi_output_kernel
+from .variance_calibration import calibrated_scale, jacobian_times, parameter_offsets
 
 VARIANCE_JITTER = 1e-10  # standardised units
 
@@ -49,6 +50,9 @@ class MultiOutputLLAModel(Model):
         config: the configuration of the fit.
         info: diagnostics.
         prior_mean: prior mean per parameter tensor (None: zero).
+
+    The joint covariance (and the noise) is scaled by ``variance_scale``, its leave-one-out factor
+    (``variance_calibration``) unless the configuration turns that off.
     """
 
     def __init__(self, net: MultiOutputMLP, encoder: InputEncoder, hypers: Hyperparameters, train_X: Tensor,
@@ -71,6 +75,14 @@ class MultiOutputLLAModel(Model):
             eye = torch.eye(kernel.shape[0], dtype=kernel.dtype, device=kernel.device)
             chol = torch.linalg.cholesky(kernel + torch.diag(noise))
             self.inverse_factor = torch.linalg.solve_triangular(chol, eye, upper=False)
+            self.variance_scale = 1.0
+            if config.variance_calibration == "loo":
+                ys = ((train_Y - self.y_mean) / self.y_std).reshape(-1)  # interleaved: points outer, outputs inner
+                offsets = parameter_offsets(list(net.parameters()), prior_mean)
+                residual = ys - (self.train_features.f - jacobian_times(self.train_features, offsets)).reshape(-1)
+                self.variance_scale = calibrated_scale(kernel + torch.diag(noise), residual,
+                                                       self.inverse_factor.mT @ self.inverse_factor, train_X.shape[0])
+        self.info["variance_scale"] = self.variance_scale
 
     @property
     def num_outputs(self) -> int:
@@ -109,9 +121,10 @@ class MultiOutputLLAModel(Model):
         mean, cov = self.standardised_predictive(self.net.tangent_features(self.encoder(X)))
         q, m = X.shape[-2], self.num_outputs
         scale = self.y_std.repeat(q)
-        cov = (cov + VARIANCE_JITTER * torch.eye(q * m, dtype=X.dtype, device=X.device)) * scale.unsqueeze(-1) * scale
+        cov = cov * self.variance_scale + VARIANCE_JITTER * torch.eye(q * m, dtype=X.dtype, device=X.device)
+        cov = cov * scale.unsqueeze(-1) * scale
         if observation_noise is True:
-            cov = cov + torch.diag(((self.hypers.log_sigma.exp() * self.y_std) ** 2).repeat(q))
+            cov = cov + torch.diag(self.variance_scale * ((self.hypers.log_sigma.exp() * self.y_std) ** 2).repeat(q))
         posterior = GPyTorchPosterior(MultitaskMultivariateNormal(mean * self.y_std + self.y_mean, cov, interleaved=True))
         return posterior_transform(posterior) if posterior_transform is not None else posterior
 

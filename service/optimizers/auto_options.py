@@ -21,7 +21,8 @@ class AutoOptions(OutputWarpingOptions):
             5 of 6 seeds at 100 points (tested); with 40-60 points the choice was close to a coin
             toss; ``evidence`` picked the GP on all 6 seeds at 100 points. ``loo`` is the default.
         lla: options of the LLA candidate (as for ``surrogate: "lla"``; its ``output_warping``
-            is not used: the policy warps once, by this model's ``output_warping``).
+            is not used: the policy warps once, by this model's ``output_warping``;
+            ``variance_calibration`` defaults to ``"off"`` here, see ``auto.AUTO_LLA_DEFAULTS``).
         output_warping: see :class:`OutputWarpingOptions`.
     """
 

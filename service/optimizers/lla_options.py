@@ -39,6 +39,8 @@ class LLAOptions(OutputWarpingOptions):
         input_embedding: numeric inputs as ``"circular"`` (cos/sin of pi u: every point of
             the box has the same input norm, which keeps the predictive variance from
             peaking at the corners) or ``"linear"`` (2 u - 1).
+        variance_calibration: ``"loo"`` (the predictive covariance scaled by its leave-one-out
+            maximum-likelihood factor, ``bdl_core.bo.variance_calibration``) or ``"off"``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -53,6 +55,7 @@ class LLAOptions(OutputWarpingOptions):
     noise_floor: Annotated[float, Field(ge=1e-6, le=1.0)] = 1e-3
     parametric_structure: Literal["kron", "full"] = "kron"
     input_embedding: Literal["circular", "linear"] = "circular"
+    variance_calibration: Literal["loo", "off"] = "loo"
 
     @field_validator("warm_epochs")
     @classmethod
@@ -78,4 +81,5 @@ class LLAOptions(OutputWarpingOptions):
             min_noise_sd=min(1.0, self.noise_floor * (10.0 if safe else 1.0)),
             parametric_structure=self.parametric_structure,
             input_embedding=self.input_embedding,
+            variance_calibration=self.variance_calibration,
         )

@@ -18,6 +18,8 @@ candidate and cancels in a comparison.
   network trained on it: the LLA's score came out 0.3-1 nats per point too high, and ``auto``
   chose it on data it then optimised badly.) ``theta*`` itself was trained on every point, as the
   GP's hyperparameters were fitted on every point: that part is not left out for either model.
+  The LLA's ``A`` carries its covariance scale (``bdl_core.bo.variance_calibration``), so the score
+  is that of the model the acquisition uses; the scale is one number chosen on this same criterion.
 
 Written here because neither BoTorch nor ``bdl_core`` has a score common to both model types.
 """
@@ -28,9 +30,9 @@ from __future__ import annotations
 import torch
 from botorch.models import SingleTaskGP
 from torch import Tensor
-from torch.nn.utils import parameters_to_vector
 
 from bdl_core.bo import LLAModel, function_space_log_evidence, gram_blocks
+from bdl_core.bo.variance_calibration import linearised_gp, parameter_offsets
 from bdl_core.bo.function_space_evidence import squared_offsets
 from bdl_core.likelihood import LOG_2PI, gaussian_log_likelihood
 
@@ -57,23 +59,15 @@ def gp_parts(model: SingleTaskGP) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def lla_parts(model: LLAModel) -> tuple[Tensor, Tensor, Tensor]:
-    """(A, residual, standardised y) of a fitted LLA: A = NTK Gram + sigma^2 (standardised units),
-    residuals from the linearised model's prior mean (module docstring)."""
+    """(A, residual, standardised y) of a fitted LLA: A = its covariance scale times (NTK Gram + sigma^2)
+    (standardised units), residuals from the linearised model's prior mean (module docstring)."""
     inputs = model.encoder(model.train_X)
     ys = (model.train_Y.reshape(-1) - model.y_mean) / model.y_std
     with torch.no_grad():
-        features = model.net.tangent_features(inputs)
-        variances = model.hypers.precisions(model.net.n_groups).reciprocal()
-        A = torch.einsum("g,gij->ij", variances, gram_blocks(features))
-        A = A + model.hypers.sigma.pow(2) * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
-        prior_mean = features.f - features.jacobian() @ _offset(model)
-    return A, ys - prior_mean, ys
-
-
-def _offset(model: LLAModel) -> Tensor:
-    """(P,) ``theta* - theta_0`` in ``parameters_to_vector`` order, the Jacobian's (W_1, b_1, W_2, ...)."""
-    theta = parameters_to_vector(model.net.parameters()).detach()
-    return theta if model.prior_mean is None else theta - parameters_to_vector(model.prior_mean).to(theta)
+        A, residual = linearised_gp(model.net.tangent_features(inputs), ys,
+                                    model.hypers.precisions(model.net.n_groups).reciprocal(), model.hypers.sigma,
+                                    parameter_offsets(list(model.net.parameters()), model.prior_mean))
+    return model.variance_scale * A, residual, ys
 
 
 def evidence(model: object) -> float:

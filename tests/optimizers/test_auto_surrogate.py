@@ -61,7 +61,8 @@ def test_scores_equal_independent_computations() -> None:
 def _weight_space_loo(model) -> float:
     """The LLA's leave-one-out log likelihood from its definition, in weight space: for each point, the
     posterior of the linear model f(x; theta*) + J(x) (theta - theta*) with prior N(theta_0, diag(v))
-    given the other points, and the predictive density of the left-out target."""
+    given the other points, and the predictive density of the left-out target. The model's covariance
+    scale (``variance_scale``) multiplies the prior covariance and the noise variance."""
     inputs = model.encoder(model.train_X)
     z = (model.train_Y.reshape(-1) - model.y_mean) / model.y_std
     with torch.no_grad():
@@ -69,10 +70,11 @@ def _weight_space_loo(model) -> float:
         J = features.jacobian()
         params = [p.detach() for p in model.net.parameters()]
         precisions = model.hypers.precisions(model.net.n_groups)
-        prior_precision = torch.cat([torch.full((p.numel(),), float(t), dtype=F64) for p, t in zip(params, precisions)])
+        scale = model.variance_scale
+        prior_precision = torch.cat([torch.full((p.numel(),), float(t) / scale, dtype=F64) for p, t in zip(params, precisions)])
         means = model.prior_mean or [torch.zeros_like(p) for p in params]
         delta0 = torch.cat([(mu - p).reshape(-1) for p, mu in zip(params, means)])  # prior mean of theta - theta*
-        noise = float(model.hypers.sigma) ** 2
+        noise = scale * float(model.hypers.sigma) ** 2
         target = z - features.f
     total = 0.0
     for i in range(J.shape[0]):
@@ -122,3 +124,12 @@ def test_data_from_a_non_stationary_function_choose_the_lla_on_most_seeds() -> N
         assert all(math.isfinite(v) for v in scores.values()), scores
         chosen.append(name)
     assert chosen.count("lla") >= 4, chosen
+
+
+def test_the_lla_candidate_is_uncalibrated_unless_the_study_asks() -> None:
+    from service.optimizers.auto import lla_candidate_options
+    from service.optimizers.auto_options import AutoOptions
+
+    assert lla_candidate_options(AutoOptions()).variance_calibration == "off"
+    chosen = lla_candidate_options(AutoOptions(lla={"variance_calibration": "loo", "width": 8}))
+    assert (chosen.variance_calibration, chosen.width) == ("loo", 8)

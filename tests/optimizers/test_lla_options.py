@@ -34,13 +34,15 @@ def test_defaults_and_mapping_to_the_core_config() -> None:
     config = custom.to_config()
     assert (config.width, config.depth, config.activation, config.epochs, config.warm_epochs) == (8, 3, "tanh", 300, 30)
     assert config.min_noise_sd == 0.01 and custom.to_config(safe=True).min_noise_sd == pytest.approx(0.1)
+    assert LLAOptions().to_config().variance_calibration == "loo"
+    assert LLAOptions(variance_calibration="off").to_config().variance_calibration == "off"
 
 
 @pytest.mark.parametrize(
     ("options", "field"),
     [({"width": 0}, "width"), ({"depth": 9}, "depth"), ({"activation": "sigmoid"}, "activation"),
      ({"epochs": 100, "warm_epochs": 200}, "warm_epochs"), ({"colour": "red"}, "colour"),
-     ({"noise_floor": -1}, "noise_floor")],
+     ({"noise_floor": -1}, "noise_floor"), ({"variance_calibration": "cv"}, "variance_calibration")],
 )
 def test_bad_options_are_rejected_naming_the_field(options: dict, field: str) -> None:
     with pytest.raises(ValidationError) as info:
