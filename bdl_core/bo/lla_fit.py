@@ -45,7 +45,9 @@ from .lla_model import LLAModel
 from .lla_predictive import FunctionSpacePredictive, LLAPredictive, ParametricPredictive
 from .map_training import train_map
 from .tangent_mlp import TangentMLP
-from .variance_calibration import calibrated_scale, linearised_gp, parameter_offsets
+from .variance_calibration import (
+    calibrated_scale, calibration_applies, linearised_gp, parameter_offsets, prior_mean_residual,
+)
 
 
 def _standardisation(y: Tensor) -> tuple[Tensor, Tensor]:
@@ -175,11 +177,16 @@ def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: Hyperpara
         predictive = ParametricPredictive(net, precision)
     net.requires_grad_(False)
     variance_scale = 1.0
-    if config.variance_calibration == "loo":
+    if config.variance_calibration == "loo" and calibration_applies(inputs.shape[0]):
+        offsets = parameter_offsets(list(net.parameters()), prior_mean)
         with torch.no_grad():
-            A, residual = linearised_gp(net.tangent_features(inputs), ys, hypers.precisions(net.n_groups).reciprocal(),
-                                        hypers.sigma, parameter_offsets(list(net.parameters()), prior_mean))
-        variance_scale = calibrated_scale(A, residual)
+            if isinstance(predictive, FunctionSpacePredictive):  # its features and factor of A, reused: O(n^2)
+                residual = prior_mean_residual(predictive.train_features, ys, offsets)
+                variance_scale = calibrated_scale(None, residual, predictive.inverse_factor)
+            else:
+                A, residual = linearised_gp(net.tangent_features(inputs), ys,
+                                            hypers.precisions(net.n_groups).reciprocal(), hypers.sigma, offsets)
+                variance_scale = calibrated_scale(A, residual)
     info = dict(info or {})
     info.update({
         "regime": "function" if function_space else "parametric",

@@ -30,7 +30,7 @@ from .evidence_updates import function_space_update
 from .input_encoding import InputEncoder
 from .map_training import train_map
 from .multi_output_mlp import MultiOutputMLP, MultiTangentFeatures, multi_output_kernel
-from .variance_calibration import calibrated_scale, jacobian_times, parameter_offsets
+from .variance_calibration import calibrated_scale, parameter_offsets, prior_mean_residual
 
 VARIANCE_JITTER = 1e-10  # standardised units
 
@@ -77,11 +77,10 @@ class MultiOutputLLAModel(Model):
             self.inverse_factor = torch.linalg.solve_triangular(chol, eye, upper=False)
             self.variance_scale = 1.0
             if config.variance_calibration == "loo":
-                ys = ((train_Y - self.y_mean) / self.y_std).reshape(-1)  # interleaved: points outer, outputs inner
+                ys = (train_Y - self.y_mean) / self.y_std
                 offsets = parameter_offsets(list(net.parameters()), prior_mean)
-                residual = ys - (self.train_features.f - jacobian_times(self.train_features, offsets)).reshape(-1)
-                self.variance_scale = calibrated_scale(kernel + torch.diag(noise), residual,
-                                                       self.inverse_factor.mT @ self.inverse_factor, train_X.shape[0])
+                residual = prior_mean_residual(self.train_features, ys, offsets).reshape(-1)  # points outer, outputs inner
+                self.variance_scale = calibrated_scale(None, residual, self.inverse_factor, train_X.shape[0])
         self.info["variance_scale"] = self.variance_scale
 
     @property

@@ -32,26 +32,42 @@ import torch
 from torch import Tensor
 
 from .multi_output_mlp import MultiTangentFeatures
-from .tangent_mlp import TangentFeatures, gram_blocks
+from .tangent_mlp import TangentFeatures, tangent_kernel
 
 MIN_POINTS = 5  # fewer observations: no scale estimate worth trusting (c = 1)
 MAX_POINTS = 3000  # more: the n x n inverse costs more than the fit it calibrates (c = 1)
 SCALE_BOUNDS = (1e-2, 1e2)
 
 
-def loo_variance_scale(A: Tensor, residual: Tensor, inverse: Tensor | None = None) -> Tensor:
+def inverse_cholesky_factor(A: Tensor) -> Tensor:
+    """(n, n) ``L^-1`` for ``A = L L^T`` (n, n) symmetric positive definite: ``A^-1 = L^-T L^-1``."""
+    chol = torch.linalg.cholesky(A)
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    return torch.linalg.solve_triangular(chol, eye, upper=False)
+
+
+def leave_one_out(residual: Tensor, inverse_factor: Tensor) -> tuple[Tensor, Tensor]:
+    """(n,) leave-one-out residuals ``e_i`` and (n,) variances ``s_i`` (module docstring) of a GP with
+    covariance ``A`` given as ``L^-1`` (n, n) (``inverse_cholesky_factor``) and residuals (n,): two
+    matrix-vector products, O(n^2), for a factor the caller usually holds already."""
+    precision_diag = inverse_factor.pow(2).sum(-2)  # diag(L^-T L^-1)
+    loo_residual = (inverse_factor.mT @ (inverse_factor @ residual)) / precision_diag
+    return loo_residual, precision_diag.reciprocal()
+
+
+def loo_variance_scale(A: Tensor | None, residual: Tensor, inverse_factor: Tensor | None = None) -> Tensor:
     """() the leave-one-out maximum-likelihood scale ``c`` of the covariance ``A`` (module docstring).
 
     Args:
-        A: (n, n) symmetric positive-definite covariance of the training targets (kernel + noise).
+        A: (n, n) symmetric positive-definite covariance of the training targets (kernel + noise);
+            not used (may be None) when ``inverse_factor`` is given.
         residual: (n,) targets minus the prior mean.
-        inverse: ``A^-1`` when the caller has it (``A`` is then not factorised again).
+        inverse_factor: (n, n) ``L^-1`` of ``A`` when the caller has it (``A`` is then not factorised).
     """
-    if inverse is None:
-        inverse = torch.cholesky_inverse(torch.linalg.cholesky(A))
-    precision_diag = inverse.diagonal()
-    loo_residual = (inverse @ residual) / precision_diag
-    return (loo_residual.pow(2) * precision_diag).mean()
+    if inverse_factor is None:
+        inverse_factor = inverse_cholesky_factor(A)
+    loo_residual, loo_variance = leave_one_out(residual, inverse_factor)
+    return (loo_residual.pow(2) / loo_variance).mean()
 
 
 def parameter_offsets(params: list[Tensor], prior_mean: list[Tensor] | None) -> list[Tensor]:
@@ -76,6 +92,12 @@ def jacobian_times(features: TangentFeatures | MultiTangentFeatures, offsets: li
     return out
 
 
+def prior_mean_residual(features: TangentFeatures | MultiTangentFeatures, ys: Tensor, offsets: list[Tensor]) -> Tensor:
+    """``ys - m(X)`` with ``m(x) = f(x; theta*) - J(x) (theta* - theta_0)``, the linearised model's prior
+    mean: (n,) for one output, (n, m) for a multi-output network (``ys`` of that shape, standardised)."""
+    return ys - (features.f - jacobian_times(features, offsets))
+
+
 def linearised_gp(features: TangentFeatures, ys: Tensor, variances: Tensor, sigma: Tensor,
                   offsets: list[Tensor]) -> tuple[Tensor, Tensor]:
     """(A, r) of the LLA as a GP at its training inputs (standardised units).
@@ -90,21 +112,28 @@ def linearised_gp(features: TangentFeatures, ys: Tensor, variances: Tensor, sigm
     Returns:
         ``A = J diag(v) J^T + sigma^2 I`` (n, n) and ``r = ys - m(X)`` (n,).
     """
-    A = torch.einsum("g,gij->ij", variances, gram_blocks(features))
+    A = tangent_kernel(features, features, variances)
     A = A + sigma.pow(2) * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
-    prior_mean = features.f - jacobian_times(features, offsets)
-    return A, ys - prior_mean
+    return A, prior_mean_residual(features, ys, offsets)
 
 
-def calibrated_scale(A: Tensor, residual: Tensor, inverse: Tensor | None = None, n_points: int | None = None) -> float:
+def calibration_applies(n_points: int) -> bool:
+    """Whether ``n_points`` observations get a calibrated scale (``MIN_POINTS..MAX_POINTS``); check it
+    before building an n x n matrix for :func:`calibrated_scale`."""
+    return MIN_POINTS <= n_points <= MAX_POINTS
+
+
+def calibrated_scale(A: Tensor | None, residual: Tensor, inverse_factor: Tensor | None = None,
+                     n_points: int | None = None) -> float:
     """``loo_variance_scale`` within ``SCALE_BOUNDS``; 1 outside ``MIN_POINTS..MAX_POINTS`` observed points
     (``n_points``, default the length of ``residual``; a multi-output model has several entries per point)
-    or when the estimate is not finite. ``A`` is (N, N), ``residual`` (N,), ``inverse`` (N, N) or None."""
+    or when the estimate is not finite. ``A`` is (N, N) or None with ``inverse_factor`` (N, N) given,
+    ``residual`` (N,)."""
     n = residual.shape[0] if n_points is None else n_points
-    if not MIN_POINTS <= n <= MAX_POINTS:
+    if not calibration_applies(n):
         return 1.0
     try:
-        scale = float(loo_variance_scale(A, residual, inverse))
+        scale = float(loo_variance_scale(A, residual, inverse_factor))
     except RuntimeError:  # a Gram matrix that is not numerically positive definite
         return 1.0
     if scale != scale or scale in (float("inf"), float("-inf")):

@@ -32,8 +32,8 @@ from botorch.models import SingleTaskGP
 from torch import Tensor
 
 from bdl_core.bo import LLAModel, function_space_log_evidence, gram_blocks
-from bdl_core.bo.variance_calibration import linearised_gp, parameter_offsets
 from bdl_core.bo.function_space_evidence import squared_offsets
+from bdl_core.bo.variance_calibration import inverse_cholesky_factor, leave_one_out, linearised_gp, parameter_offsets
 from bdl_core.likelihood import LOG_2PI, gaussian_log_likelihood
 
 CRITERIA = ("evidence", "loo")
@@ -41,10 +41,8 @@ CRITERIA = ("evidence", "loo")
 
 def loo_log_likelihood(A: Tensor, residual: Tensor) -> Tensor:
     """() sum over i of log N(y_i | LOO mean, LOO variance) for Gram ``A`` (n, n) and residuals (n,)."""
-    inverse = torch.cholesky_inverse(torch.linalg.cholesky(A))
-    diag = inverse.diagonal()
-    loo_residual = (inverse @ residual) / diag
-    return gaussian_log_likelihood(loo_residual.pow(2), diag.reciprocal()).sum()
+    loo_residual, loo_variance = leave_one_out(residual, inverse_cholesky_factor(A))
+    return gaussian_log_likelihood(loo_residual.pow(2), loo_variance).sum()
 
 
 def gp_parts(model: SingleTaskGP) -> tuple[Tensor, Tensor, Tensor]:
