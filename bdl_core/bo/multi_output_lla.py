@@ -30,7 +30,7 @@ from .evidence_updates import function_space_update
 from .input_encoding import InputEncoder
 from .map_training import train_map
 from .multi_output_mlp import MultiOutputMLP, MultiTangentFeatures, multi_output_kernel
-from .variance_calibration import calibrated_scale, parameter_offsets, prior_mean_residual
+from .variance_calibration import calibrated_output_scales, parameter_offsets, prior_mean_residual
 
 VARIANCE_JITTER = 1e-10  # standardised units
 
@@ -51,8 +51,10 @@ class MultiOutputLLAModel(Model):
         info: diagnostics.
         prior_mean: prior mean per parameter tensor (None: zero).
 
-    The joint covariance (and the noise) is scaled by ``variance_scale``, its leave-one-out factor
-    (``variance_calibration``) unless the configuration turns that off.
+    Each output's block of the joint covariance (and its noise) is scaled by its entry of
+    ``variance_scale`` (m,), the leave-one-out maximum-likelihood scales of the outputs
+    (``variance_calibration.loo_output_scales``; cross-output blocks by ``sqrt(c_i c_j)``) unless the
+    configuration turns that off.
     """
 
     def __init__(self, net: MultiOutputMLP, encoder: InputEncoder, hypers: Hyperparameters, train_X: Tensor,
@@ -75,13 +77,14 @@ class MultiOutputLLAModel(Model):
             eye = torch.eye(kernel.shape[0], dtype=kernel.dtype, device=kernel.device)
             chol = torch.linalg.cholesky(kernel + torch.diag(noise))
             self.inverse_factor = torch.linalg.solve_triangular(chol, eye, upper=False)
-            self.variance_scale = 1.0
+            self.variance_scale = torch.ones(train_Y.shape[1], dtype=train_X.dtype, device=train_X.device)
             if config.variance_calibration == "loo":
                 ys = (train_Y - self.y_mean) / self.y_std
                 offsets = parameter_offsets(list(net.parameters()), prior_mean)
                 residual = prior_mean_residual(self.train_features, ys, offsets).reshape(-1)  # points outer, outputs inner
-                self.variance_scale = calibrated_scale(None, residual, self.inverse_factor, train_X.shape[0])
-        self.info["variance_scale"] = self.variance_scale
+                self.variance_scale = calibrated_output_scales(residual, self.inverse_factor, train_X.shape[0],
+                                                               train_Y.shape[1])
+        self.info["variance_scale"] = self.variance_scale.tolist()
 
     @property
     def num_outputs(self) -> int:
@@ -119,11 +122,13 @@ class MultiOutputLLAModel(Model):
         X = X.to(self.train_X)
         mean, cov = self.standardised_predictive(self.net.tangent_features(self.encoder(X)))
         q, m = X.shape[-2], self.num_outputs
+        calibration = self.variance_scale.sqrt().repeat(q)
+        cov = cov * calibration.unsqueeze(-1) * calibration + VARIANCE_JITTER * torch.eye(q * m, dtype=X.dtype,
+                                                                                             device=X.device)
         scale = self.y_std.repeat(q)
-        cov = cov * self.variance_scale + VARIANCE_JITTER * torch.eye(q * m, dtype=X.dtype, device=X.device)
         cov = cov * scale.unsqueeze(-1) * scale
         if observation_noise is True:
-            cov = cov + torch.diag(self.variance_scale * ((self.hypers.log_sigma.exp() * self.y_std) ** 2).repeat(q))
+            cov = cov + torch.diag((self.variance_scale * (self.hypers.log_sigma.exp() * self.y_std) ** 2).repeat(q))
         posterior = GPyTorchPosterior(MultitaskMultivariateNormal(mean * self.y_std + self.y_mean, cov, interleaved=True))
         return posterior_transform(posterior) if posterior_transform is not None else posterior
 

@@ -70,6 +70,54 @@ def loo_variance_scale(A: Tensor | None, residual: Tensor, inverse_factor: Tenso
     return (loo_residual.pow(2) / loo_variance).mean()
 
 
+def loo_output_scales(residual: Tensor, inverse_factor: Tensor, n_outputs: int, newton_steps: int = 50) -> Tensor:
+    """(m,) leave-one-out maximum-likelihood scales ``c_j``, one per output of a joint model.
+
+    The joint GP over ``n`` points and ``m`` outputs (entries interleaved, points outer: entry
+    ``k = i m + j``) has covariance ``A``; scaling output ``j``'s rows and columns by ``sqrt(c_j)``
+    (``D A D``, ``D = diag(sqrt(c_j(k)))``) gives a valid joint GP whose leave-one-entry-out terms are
+    ``e_k^2 / s_k = [P D^-1 r]_k^2 / P_kk`` and ``s_k = c_j(k) / P_kk`` with ``P = A^-1``. With
+    ``v_j = c_j^-1/2`` and ``G = diag(P)^-1/2 P [r * 1_1, ..., r * 1_m]`` (nm, m), the negative
+    leave-one-out log likelihood is, up to constants, ``-2 n sum_j log v_j + v^T (G^T G) v``: convex in
+    ``v > 0``, minimised where ``v_j (G^T G v)_j = n`` for every j (Newton's method below, from the
+    shared scale). For ``m = 1`` this is ``loo_variance_scale``'s closed form.
+
+    Args:
+        residual: (n m,) targets minus the prior mean, interleaved as above.
+        inverse_factor: (n m, n m) ``L^-1`` of ``A``.
+        n_outputs: m.
+        newton_steps: at most this many Newton steps (m is small; a few suffice).
+    """
+    m = n_outputs
+    n = residual.shape[0] // m
+    output_of = torch.arange(residual.shape[0], device=residual.device) % m
+    columns = residual.unsqueeze(-1) * (output_of.unsqueeze(-1) == torch.arange(m, device=residual.device))  # (nm, m)
+    precision_diag = inverse_factor.pow(2).sum(-2)
+    G = (inverse_factor.mT @ (inverse_factor @ columns)) / precision_diag.sqrt().unsqueeze(-1)
+    M = G.mT @ G  # (m, m)
+    total = M.diagonal().sum()
+    if not bool(total > 0):  # every residual zero: no variance at all (bounded by the caller)
+        return torch.zeros(m, dtype=residual.dtype, device=residual.device)
+    M = M + 1e-12 * total * torch.eye(m, dtype=M.dtype, device=M.device)  # an output with zero residuals: finite
+
+    def objective(v: Tensor) -> Tensor:
+        return -2.0 * n * v.log().sum() + v @ M @ v
+
+    v = (n * m / total).sqrt().expand(m).clone()  # the shared scale's v
+    for _ in range(newton_steps):
+        gradient = -2.0 * n / v + 2.0 * (M @ v)
+        hessian = torch.diag(2.0 * n / v.pow(2)) + 2.0 * M
+        step = torch.linalg.solve(hessian, gradient)
+        shrink, current = 1.0, objective(v)
+        # backtrack: stay in v > 0 and go downhill (convex objective, damped Newton)
+        while shrink > 1e-8 and (bool((v - shrink * step <= 0).any()) or objective(v - shrink * step) > current):
+            shrink *= 0.5
+        v = v - shrink * step
+        if float((shrink * step).abs().max()) <= 1e-12 * float(v.abs().max()):
+            break
+    return v.pow(-2)
+
+
 def parameter_offsets(params: list[Tensor], prior_mean: list[Tensor] | None) -> list[Tensor]:
     """``theta_g* - theta_g0`` of every parameter tensor (detached; ``theta_0 = 0`` without a prior mean),
     each of its parameter's shape, e.g. ``(fan_out, fan_in)`` for a weight and ``(fan_out,)`` for a bias."""
@@ -121,6 +169,18 @@ def calibration_applies(n_points: int) -> bool:
     """Whether ``n_points`` observations get a calibrated scale (``MIN_POINTS..MAX_POINTS``); check it
     before building an n x n matrix for :func:`calibrated_scale`."""
     return MIN_POINTS <= n_points <= MAX_POINTS
+
+
+def calibrated_output_scales(residual: Tensor, inverse_factor: Tensor, n_points: int, n_outputs: int) -> Tensor:
+    """(m,) ``loo_output_scales`` within ``SCALE_BOUNDS``; ones outside ``MIN_POINTS..MAX_POINTS`` points or
+    when an estimate is not finite. ``residual`` (n m,) interleaved, ``inverse_factor`` (n m, n m)."""
+    ones = torch.ones(n_outputs, dtype=residual.dtype, device=residual.device)
+    if not calibration_applies(n_points):
+        return ones
+    scales = loo_output_scales(residual, inverse_factor, n_outputs)
+    if not bool(torch.isfinite(scales).all()):
+        return ones
+    return scales.clamp(*SCALE_BOUNDS)
 
 
 def calibrated_scale(A: Tensor | None, residual: Tensor, inverse_factor: Tensor | None = None,

@@ -40,7 +40,7 @@ class LLAOptions(OutputWarpingOptions):
             the box has the same input norm, which keeps the predictive variance from
             peaking at the corners) or ``"linear"`` (2 u - 1).
         variance_calibration: ``"loo"`` (the predictive covariance scaled by its leave-one-out
-            maximum-likelihood factor, ``bdl_core.bo.variance_calibration``) or ``"off"``.
+            maximum-likelihood factor, one per outcome, ``bdl_core.bo.variance_calibration``) or ``"off"``.
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -7,7 +7,8 @@ import torch
 
 from bdl_core.bo import InputEncoder, LLAConfig, fit_lla_model
 from bdl_core.bo.variance_calibration import (
-    MIN_POINTS, SCALE_BOUNDS, calibrated_scale, jacobian_times, linearised_gp, loo_variance_scale, parameter_offsets,
+    MIN_POINTS, SCALE_BOUNDS, calibrated_output_scales, calibrated_scale, inverse_cholesky_factor, jacobian_times, linearised_gp,
+    loo_output_scales, loo_variance_scale, parameter_offsets,
 )
 from bdl_core.bo.tangent_mlp import TangentMLP
 
@@ -102,7 +103,39 @@ def test_a_calibrated_fit_is_the_uncalibrated_one_with_its_covariance_scaled() -
     assert float(calibrated.noise_variance) == pytest.approx(scale * float(plain.noise_variance))
 
 
-def test_the_multi_output_lla_scales_its_joint_covariance_by_the_leave_one_entry_out_factor() -> None:
+def _scaled_loo_log_likelihood(A: torch.Tensor, r: torch.Tensor, scales: torch.Tensor) -> float:
+    """Brute-force leave-one-entry-out log likelihood of the joint GP with output j scaled by scales[j]
+    (entries interleaved, points outer)."""
+    d = scales.sqrt().repeat(r.shape[0] // scales.shape[0])
+    residuals, variances = _brute_force_loo(d.unsqueeze(-1) * A * d, r)
+    return _loo_log_likelihood(1.0, residuals, variances)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_the_output_scales_maximise_the_brute_force_leave_one_entry_out_likelihood(m: int) -> None:
+    A, r = _spd(8 * m, seed=m)
+    output = torch.arange(8 * m) % m
+    r = r * (1.0 + 2.0 * output)  # outputs of different sizes relative to A: different scales
+    scales = loo_output_scales(r, inverse_cholesky_factor(A), m)
+    assert scales.shape == (m,) and bool((scales > 0).all())
+    best = _scaled_loo_log_likelihood(A, r, scales)
+    for j in range(m):
+        for factor in (0.8, 1.25):
+            moved = scales.clone()
+            moved[j] *= factor
+            assert _scaled_loo_log_likelihood(A, r, moved) < best
+        step = torch.zeros(m, dtype=F64)
+        step[j] = 1e-5
+        slope = (_scaled_loo_log_likelihood(A, r, scales * step.exp()) -
+                 _scaled_loo_log_likelihood(A, r, scales * (-step).exp())) / 2e-5
+        assert abs(slope) < 1e-4  # a stationary point in log c_j
+    if m == 1:
+        assert float(scales[0]) == pytest.approx(float(loo_variance_scale(A, r)), rel=1e-10)
+    else:
+        assert float(scales.max() / scales.min()) > 2.0
+
+
+def test_the_multi_output_lla_scales_each_output_by_its_leave_one_entry_out_maximiser() -> None:
     from bdl_core.bo.multi_output_lla import fit_multi_output_lla
     from bdl_core.bo.multi_output_mlp import multi_output_kernel
 
@@ -110,18 +143,33 @@ def test_the_multi_output_lla_scales_its_joint_covariance_by_the_leave_one_entry
     Y = torch.stack([y, torch.cos(4 * X[:, 1]) - X[:, 0]], dim=-1)
     calibrated = fit_multi_output_lla(X, Y, InputEncoder(2), SMALL)
     plain = fit_multi_output_lla(X, Y, InputEncoder(2), LLAConfig(**{**SMALL.__dict__, "variance_calibration": "off"}))
-    scale = calibrated.variance_scale
-    assert plain.variance_scale == 1.0 and scale != pytest.approx(1.0, abs=0.05)
-    # brute force: the joint GP over the 24 entries, each left out alone
+    scales = calibrated.variance_scale
+    assert plain.variance_scale.tolist() == [1.0, 1.0] and not torch.allclose(scales, torch.ones(2, dtype=F64), atol=0.05)
+    # brute force: the joint GP over the 24 entries, each left out alone, each output scaled
     features = plain.train_features
     A = multi_output_kernel(features, features, plain.variances)
     A = A + torch.diag((2.0 * plain.hypers.log_sigma).exp().repeat(X.shape[0]))
     ys = ((Y - plain.y_mean) / plain.y_std).reshape(-1)
     flat = torch.cat([o.reshape(-1) for o in parameter_offsets(list(plain.net.parameters()), plain.prior_mean)])
-    prior_mean = features.f.reshape(-1) - (features.jacobian() @ flat).reshape(-1)
-    residuals, variances = _brute_force_loo(A, ys - prior_mean)
-    assert scale == pytest.approx(float((residuals.pow(2) / variances).mean()), rel=1e-8)
+    r = ys - (features.f.reshape(-1) - (features.jacobian() @ flat).reshape(-1))
+    best = _scaled_loo_log_likelihood(A, r, scales)
+    for moved in ([0.8, 1.0], [1.25, 1.0], [1.0, 0.8], [1.0, 1.25], [1.1, 1.1], [0.9, 0.9]):
+        assert _scaled_loo_log_likelihood(A, r, scales * torch.tensor(moved, dtype=F64)) < best
     Q = torch.rand(3, 2, dtype=F64, generator=torch.Generator().manual_seed(2))
     a, b = calibrated.posterior(Q), plain.posterior(Q)
     torch.testing.assert_close(a.mean, b.mean)
-    torch.testing.assert_close(a.mvn.covariance_matrix, scale * b.mvn.covariance_matrix, rtol=1e-6, atol=1e-9)
+    d = scales.sqrt().repeat(3)
+    torch.testing.assert_close(a.mvn.covariance_matrix, d.unsqueeze(-1) * b.mvn.covariance_matrix * d,
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_output_scales_are_bounded_and_an_output_fitted_exactly_gets_the_lower_bound() -> None:
+    A, r = _spd(16, seed=5)
+    inverse = inverse_cholesky_factor(A)
+    r_exact = r.clone()
+    r_exact[1::2] = 0.0  # output 1 has no residual at all
+    scales = calibrated_output_scales(r_exact, inverse, 8, 2)
+    assert float(scales[1]) == SCALE_BOUNDS[0] and SCALE_BOUNDS[0] < float(scales[0]) < SCALE_BOUNDS[1]
+    assert calibrated_output_scales(torch.zeros(16, dtype=F64), inverse, 8, 2).tolist() == [SCALE_BOUNDS[0]] * 2
+    assert calibrated_output_scales(1e6 * r, inverse, 8, 2).tolist() == [SCALE_BOUNDS[1]] * 2
+    assert calibrated_output_scales(r, inverse, MIN_POINTS - 1, 2).tolist() == [1.0, 1.0]
