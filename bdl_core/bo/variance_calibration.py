@@ -183,14 +183,11 @@ def calibrated_output_scales(residual: Tensor, inverse_factor: Tensor, n_points:
     return scales.clamp(*SCALE_BOUNDS)
 
 
-def calibrated_scale(A: Tensor | None, residual: Tensor, inverse_factor: Tensor | None = None,
-                     n_points: int | None = None) -> float:
-    """``loo_variance_scale`` within ``SCALE_BOUNDS``; 1 outside ``MIN_POINTS..MAX_POINTS`` observed points
-    (``n_points``, default the length of ``residual``; a multi-output model has several entries per point)
-    or when the estimate is not finite. ``A`` is (N, N) or None with ``inverse_factor`` (N, N) given,
-    ``residual`` (N,)."""
-    n = residual.shape[0] if n_points is None else n_points
-    if not calibration_applies(n):
+def calibrated_scale(A: Tensor | None, residual: Tensor, inverse_factor: Tensor | None = None) -> float:
+    """``loo_variance_scale`` of a single-output model within ``SCALE_BOUNDS``; 1 outside
+    ``MIN_POINTS..MAX_POINTS`` observed points or when the estimate is not finite. ``A`` is (n, n) or None
+    with ``inverse_factor`` (n, n) given, ``residual`` (n,) (several outputs: :func:`calibrated_output_scales`)."""
+    if not calibration_applies(residual.shape[0]):
         return 1.0
     try:
         scale = float(loo_variance_scale(A, residual, inverse_factor))
