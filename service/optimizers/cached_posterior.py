@@ -10,7 +10,7 @@ stays with GPyTorch/BoTorch (``gp_model``); this module only reads the fitted
 hyperparameters, so the two cannot disagree (``tests/optimizers/test_cached_posterior.py``
 checks mean and covariance against GPyTorch's exact posterior).
 
-Supported: ``SingleTaskGP`` with its default RBF kernel (ARD lengthscales, no output
+Supported: ``SingleTaskGP`` with an ARD RBF or Matern-5/2 kernel (``stationary_kernels``; no output
 scale) or a ``ScaleKernel`` around it, constant mean, homoskedastic or fixed noise and
 an optional ``Standardize`` outcome transform; ``cached_posterior_model`` returns None
 for anything else and callers keep the original model.
@@ -27,10 +27,12 @@ from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
-from gpytorch.kernels import RBFKernel, ScaleKernel
+from gpytorch.kernels import ScaleKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
 from gpytorch.means import ConstantMean
 from torch import Tensor
+
+from service.optimizers.stationary_kernels import StationaryKernel, correlation_torch, kernel_name
 
 COVARIANCE_JITTER = 1e-9  # added to the joint predictive covariance (standardised units)
 
@@ -40,19 +42,22 @@ class CachedPosteriorGP(Model):
 
     Args:
         train_X: ``(n, D)`` training inputs.
-        lengthscale: ``(D,)`` RBF lengthscales.
+        lengthscale: ``(D,)`` ARD lengthscales.
         outputscale: kernel output scale (1.0 without a ``ScaleKernel``).
         constant: the constant prior mean (standardised units).
         chol: ``(n, n)`` lower Cholesky factor of ``K + diag(noise)``.
         alpha: ``(n,)`` ``(K + diag(noise))^{-1} (y - constant)``.
         y_mean, y_std: the outcome standardisation (0 and 1 without one).
+        kernel_type: ``"rbf"`` or ``"matern52"`` (``stationary_kernels``).
     """
 
     num_outputs = 1
 
     def __init__(self, train_X: Tensor, lengthscale: Tensor, outputscale: float | Tensor, constant: Tensor,
-                 chol: Tensor, alpha: Tensor, y_mean: Tensor, y_std: Tensor) -> None:
+                 chol: Tensor, alpha: Tensor, y_mean: Tensor, y_std: Tensor,
+                 kernel_type: StationaryKernel = "rbf") -> None:
         super().__init__()
+        self.kernel_type = kernel_type
         self.train_X = train_X
         self.scaled_train_X = train_X / lengthscale
         self.lengthscale = lengthscale
@@ -64,9 +69,9 @@ class CachedPosteriorGP(Model):
         self.y_std = y_std
 
     def kernel(self, A: Tensor, B: Tensor) -> Tensor:
-        """``outputscale * exp(-|a - b|^2 / 2)`` on lengthscale-scaled inputs ``(..., p, D)``, ``(..., r, D)``."""
+        """``(..., p, r)`` ``outputscale * k(a, b)`` on lengthscale-scaled inputs ``(..., p, D)``, ``(..., r, D)``."""
         sq = (A.unsqueeze(-2) - B.unsqueeze(-3)).pow(2).sum(-1)
-        return self.outputscale * torch.exp(-0.5 * sq)
+        return self.outputscale * correlation_torch(sq, self.kernel_type)
 
     def posterior(self, X: Tensor, output_indices=None, observation_noise=False, posterior_transform=None,
                   **kwargs) -> GPyTorchPosterior:
@@ -105,7 +110,8 @@ def cached_posterior_model(model: Model) -> CachedPosteriorGP | None:
     kernel, outputscale = model.covar_module, 1.0
     if isinstance(kernel, ScaleKernel):
         kernel, outputscale = kernel.base_kernel, model.covar_module.outputscale.detach()
-    if type(kernel) is not RBFKernel or kernel.active_dims is not None or not isinstance(model.mean_module, ConstantMean):
+    kernel_type = kernel_name(kernel)
+    if kernel_type is None or kernel.active_dims is not None or not isinstance(model.mean_module, ConstantMean):
         return None
     likelihood = model.likelihood
     train_X = model.train_inputs[0].detach()
@@ -122,7 +128,7 @@ def cached_posterior_model(model: Model) -> CachedPosteriorGP | None:
         lengthscale = kernel.lengthscale.detach().reshape(-1)
         constant = model.mean_module.constant.detach().reshape(())
         view = CachedPosteriorGP(train_X, lengthscale, outputscale, constant,
-                                 torch.empty(0), torch.empty(0), torch.zeros(()), torch.ones(()))
+                                 torch.empty(0), torch.empty(0), torch.zeros(()), torch.ones(()), kernel_type)
         K = view.kernel(view.scaled_train_X, view.scaled_train_X) + torch.diag(noise)
         chol = _cholesky(K)
         alpha = torch.cholesky_solve((y - constant).unsqueeze(-1), chol).squeeze(-1)

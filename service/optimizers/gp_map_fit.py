@@ -1,5 +1,8 @@
 """MAP hyperparameters of the continuous GP (``gp_model.continuous_gp``) by a closed-form gradient.
 
+Both kernels of ``continuous_gp`` are covered: the RBF with BoTorch's dimension-scaled LogNormal
+lengthscale prior and the Matern-5/2 with a Gamma lengthscale prior (``MapPriors.lengthscale``).
+
 Why hand-written: at the sizes of a tuning study (n = 10 .. 200) one evaluation of the
 log posterior through GPyTorch's ``ExactMarginalLogLikelihood`` costs ~4 ms of CPU, nearly all
 of it Python dispatch in the lazy linear-operator machinery, and a fit takes 20 .. 75 of them;
@@ -11,7 +14,9 @@ float64, and the fitted model against ``fit_gpytorch_mll``.
 
 Model (standardised outcomes ``y``, ``n`` points ``X`` in the unit cube)::
 
-    y ~ N(c 1, s R + v I),   R_ij = exp(-|(x_i - x_j) / l|^2 / 2)
+    y ~ N(c 1, s R + v I),   R_ij = exp(-r_ij^2 / 2)                          (RBF)
+                             R_ij = (1 + sqrt5 r_ij + 5 r_ij^2 / 3) exp(-sqrt5 r_ij)   (Matern-5/2)
+    with r_ij = |(x_i - x_j) / l|
 
 Log posterior (per observation, as GPyTorch scales it)::
 
@@ -28,8 +33,13 @@ same objective, moved Hartmann6 seed 1 from the global to a local optimum, 60 ev
 
 Gradient: with ``alpha = K^{-1}(y - c)`` and ``W = K^{-1} - alpha alpha^T``,
 ``d(-log N)/d theta = tr(W dK/d theta) / 2``, where ``dK/d log s = s R``,
-``dK/d log v = v I`` and ``dK/d log l_d = s R * (x_id - x_jd)^2 / l_d^2``; the last needs only
-``sum_ij M_ij (a_i - a_j)^2 = 2 a^T diag(M 1) a - 2 a^T M a`` with ``M = W * R`` (O(n^2 D)).
+``dK/d log v = v I`` and ``dK/d log l_d = s G * (x_id - x_jd)^2 / l_d^2`` with ``G = R`` (RBF) or
+``G = 5 (1 + sqrt5 r) exp(-sqrt5 r) / 3`` (Matern-5/2: ``dR/dr * (-1 / r)``, finite at ``r = 0``);
+the last needs only ``sum_ij M_ij (a_i - a_j)^2 = 2 a^T diag(M 1) a - 2 a^T M a`` with
+``M = W * G`` (O(n^2 D)).
+
+Lengthscale coordinates follow GPyTorch too: the RBF's lengthscales are bounded below by
+``LENGTHSCALE_MIN`` and optimised as they are; the Matern's are ``softplus(raw)``, optimised in ``raw``.
 """
 
 from __future__ import annotations
@@ -43,6 +53,8 @@ import torch
 from scipy.optimize import minimize
 from scipy.special import expit
 from torch import Tensor
+
+from service.optimizers.stationary_kernels import correlation_and_slope_numpy
 
 LENGTHSCALE_MIN = 2.5e-2  # BoTorch's lower bound on the dimension-scaled RBF lengthscales
 
@@ -72,11 +84,20 @@ class MapPriors:
         outputscale: Gamma ``(concentration, rate)`` of ``s``.
         noise: Gamma ``(concentration, rate)`` of ``v``.
         min_noise: lower bound of ``v``.
+        lengthscale: Gamma ``(concentration, rate)`` of each ``l_d`` and the Matern-5/2 kernel
+            (softplus coordinates); None: the RBF kernel with the dimension-scaled LogNormal
+            prior (bounded coordinates).
     """
 
     outputscale: tuple[float, float]
     noise: tuple[float, float]
     min_noise: float
+    lengthscale: tuple[float, float] | None = None
+
+    @property
+    def matern(self) -> bool:
+        """Whether these priors describe the Matern-5/2 kernel."""
+        return self.lengthscale is not None
 
 
 def lengthscale_prior(dim: int) -> tuple[float, float]:
@@ -117,7 +138,8 @@ def negative_log_posterior(u: np.ndarray, X: np.ndarray, y: np.ndarray, priors: 
     lengthscale, s, v = np.exp(log_l), math.exp(log_s), math.exp(log_v)
     Z = X / lengthscale
     sq_norms = (Z * Z).sum(-1)
-    R = np.exp(-0.5 * np.maximum(sq_norms[:, None] + sq_norms[None, :] - 2.0 * Z @ Z.T, 0.0))
+    sq_dist = np.maximum(sq_norms[:, None] + sq_norms[None, :] - 2.0 * Z @ Z.T, 0.0)
+    R, G = correlation_and_slope_numpy(sq_dist, "matern52" if priors.matern else "rbf")
     K = s * R
     K[np.diag_indices(n)] += v
     L = _cholesky(K)
@@ -126,23 +148,28 @@ def negative_log_posterior(u: np.ndarray, X: np.ndarray, y: np.ndarray, priors: 
     alpha = inverse @ r
     nll = 0.5 * float(r @ alpha) + float(np.log(L.diagonal()).sum()) + 0.5 * n * math.log(2 * math.pi)
     W = inverse - np.outer(alpha, alpha)
-    M = W * R
+    M = W * G
     row = M.sum(-1)
     # sum_ij M_ij (x_id - x_jd)^2 for every d, from row sums and quadratic forms
     spread = 2.0 * (row @ (X * X)) - 2.0 * ((M @ X) * X).sum(0)
     grad = np.empty(D + 3)
     grad[:D] = 0.5 * s * spread / lengthscale ** 2
-    grad[D] = 0.5 * s * float(M.sum())
+    grad[D] = 0.5 * s * float((W * R).sum())
     grad[D + 1] = 0.5 * v * float(W.diagonal().sum())
     grad[D + 2] = -float(alpha.sum())
     # negative log priors on the values (normalised densities), their derivatives in u
-    mu0, s0 = lengthscale_prior(D)
     a_s, b_s = priors.outputscale
     a_v, b_v = priors.noise
-    prior = float((log_l + (log_l - mu0) ** 2 / (2 * s0 * s0)).sum()) + D * (math.log(s0) + 0.5 * math.log(2 * math.pi))
+    if priors.lengthscale is not None:
+        a_l, b_l = priors.lengthscale
+        prior = float((-(a_l - 1) * log_l + b_l * lengthscale).sum()) + D * (math.lgamma(a_l) - a_l * math.log(b_l))
+        grad[:D] += -(a_l - 1) + b_l * lengthscale
+    else:
+        mu0, s0 = lengthscale_prior(D)
+        prior = float((log_l + (log_l - mu0) ** 2 / (2 * s0 * s0)).sum()) + D * (math.log(s0) + 0.5 * math.log(2 * math.pi))
+        grad[:D] += 1.0 + (log_l - mu0) / (s0 * s0)
     prior += -(a_s - 1) * log_s + b_s * s - a_s * math.log(b_s) + math.lgamma(a_s)
     prior += -(a_v - 1) * log_v + b_v * v - a_v * math.log(b_v) + math.lgamma(a_v)
-    grad[:D] += 1.0 + (log_l - mu0) / (s0 * s0)
     grad[D] += -(a_s - 1) + b_s * s
     grad[D + 1] += -(a_v - 1) + b_v * v
     return (nll + prior) / n, grad / n
@@ -163,11 +190,12 @@ def fit_map(X: Tensor, y: Tensor, start: GPHyperparameters, priors: MapPriors, m
         numpy.linalg.LinAlgError: the kernel matrix could not be factorised.
     """
     D = X.shape[-1]
-    # GPyTorch's coordinates p = (l, raw_s, v, c), s = softplus(raw_s): the same iterates as fit_gpytorch_mll
-    s0 = float(start.outputscale)
+    # GPyTorch's coordinates p = (l or raw_l, raw_s, v, c), s = softplus(raw_s) (and l = softplus(raw_l) for
+    # the Matern): the same iterates as fit_gpytorch_mll
+    start_l = start.lengthscale.detach().reshape(-1).cpu().numpy().astype(np.float64)
     p0 = np.concatenate([
-        np.maximum(start.lengthscale.detach().reshape(-1).cpu().numpy().astype(np.float64), LENGTHSCALE_MIN),
-        [_inverse_softplus(s0)],
+        _inverse_softplus_array(start_l) if priors.matern else np.maximum(start_l, LENGTHSCALE_MIN),
+        [_inverse_softplus(float(start.outputscale))],
         [max(float(start.noise), priors.min_noise)],
         [float(start.constant)],
     ])
@@ -176,21 +204,41 @@ def fit_map(X: Tensor, y: Tensor, start: GPHyperparameters, priors: MapPriors, m
 
     def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
         log_s, d_log_s = _log_softplus(float(p[D]))
-        u = np.concatenate([np.log(p[:D]), [log_s, math.log(p[D + 1]), p[D + 2]]])
+        if priors.matern:
+            log_l, d_log_l = _log_softplus_array(p[:D])
+        else:
+            log_l, d_log_l = np.log(p[:D]), None
+        u = np.concatenate([log_l, [log_s, math.log(p[D + 1]), p[D + 2]]])
         value, grad_u = negative_log_posterior(u, X_np, y_np, priors)
         grad = grad_u.copy()
-        grad[:D] /= p[:D]
+        if d_log_l is None:
+            grad[:D] /= p[:D]
+        else:
+            grad[:D] *= d_log_l
         grad[D] *= d_log_s
         grad[D + 1] /= p[D + 1]
         return value, grad
 
-    bounds = [(LENGTHSCALE_MIN, None)] * D + [(None, None), (priors.min_noise, None), (None, None)]
+    lengthscale_bound = (None, None) if priors.matern else (LENGTHSCALE_MIN, None)
+    bounds = [lengthscale_bound] * D + [(None, None), (priors.min_noise, None), (None, None)]
     result = minimize(objective, p0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter})
     if not bool(np.isfinite(result.x).all()):
         raise ValueError("MAP fit ended on non-finite hyperparameters")
     p = torch.as_tensor(result.x, dtype=X.dtype, device=X.device)
-    return GPHyperparameters(lengthscale=p[:D], outputscale=torch.nn.functional.softplus(p[D]), noise=p[D + 1],
-                             constant=p[D + 2])
+    lengthscale = torch.nn.functional.softplus(p[:D]) if priors.matern else p[:D]
+    return GPHyperparameters(lengthscale=lengthscale, outputscale=torch.nn.functional.softplus(p[D]),
+                             noise=p[D + 1], constant=p[D + 2])
+
+
+def _log_softplus_array(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise ``_log_softplus`` of ``raw`` ``(k,)``: two ``(k,)`` arrays."""
+    pairs = [_log_softplus(float(value)) for value in raw]
+    return np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+
+
+def _inverse_softplus_array(values: np.ndarray) -> np.ndarray:
+    """Elementwise ``_inverse_softplus`` of ``values`` ``(k,)``."""
+    return np.array([_inverse_softplus(float(value)) for value in values])
 
 
 def _log_softplus(raw: float) -> tuple[float, float]:

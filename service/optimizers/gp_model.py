@@ -32,10 +32,9 @@ Hartmann6 suggest (fit unchanged); no change measured on Ackley-10.
 Kernel (``GPOptions.kernel``): the RBF above, or ``"matern52"``: an ARD Matern-5/2 with a Gamma(3, 6)
 lengthscale prior (mean 0.5 on the unit cube; BoTorch's default before 0.12), the default for
 each outcome of a multi-outcome study (measured in ``gp``); in a mixed space either is the kernel
-of the non-categorical columns. The Matern is fitted by ``fit_gpytorch_mll`` (the closed-form fit
-below is written for the RBF).
+of the non-categorical columns.
 
-Fitting: the continuous RBF GP with inferred noise (the common case) is fitted by the closed-form
+Fitting: the continuous GP (either kernel) with inferred noise (the common case) is fitted by the closed-form
 ``gp_map_fit`` (GPyTorch's objective and coordinates, ~10x cheaper per step); mixed and fixed-noise
 models and the ``safe`` retry by ``fit_gpytorch_mll``.
 
@@ -275,8 +274,8 @@ def fit_gp(
 
 
 def hand_fit_applies(space: SearchSpace, data: GPData, safe: bool, kernel: str = "rbf") -> bool:
-    """Whether the model is the RBF ``continuous_gp`` with inferred noise (``gp_map_fit`` fits it)."""
-    return kernel == "rbf" and not space.categorical_dims and data.y_var is None and not safe
+    """Whether the model is a ``continuous_gp`` with inferred noise (``gp_map_fit`` fits it)."""
+    return kernel in KERNELS and not space.categorical_dims and data.y_var is None and not safe
 
 
 def fit_map_into(model: SingleTaskGP, maxiter: int) -> None:
@@ -290,12 +289,18 @@ def fit_map_into(model: SingleTaskGP, maxiter: int) -> None:
         constant=model.mean_module.constant.detach().reshape(()),
     )
     X, y = model.train_inputs[0].detach(), model.train_targets.detach()
-    fitted = fit_map(X, y, start, MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE), maxiter)
+    fitted = fit_map(X, y, start, map_priors(kernel.base_kernel), maxiter)
     with torch.no_grad():
         kernel.base_kernel.lengthscale = fitted.lengthscale.reshape(kernel.base_kernel.lengthscale.shape)
         kernel.outputscale = fitted.outputscale
         model.likelihood.noise = fitted.noise.reshape(model.likelihood.noise.shape)
         model.mean_module.constant = fitted.constant
+
+
+def map_priors(base_kernel: torch.nn.Module) -> MapPriors:
+    """The ``gp_map_fit`` priors of ``continuous_gp`` with this base kernel (RBF or Matern-5/2)."""
+    matern = isinstance(base_kernel, MaternKernel)
+    return MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, MATERN_LENGTHSCALE_PRIOR if matern else None)
 
 
 def _check_finite(model: torch.nn.Module) -> None:

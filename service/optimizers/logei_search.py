@@ -52,6 +52,7 @@ from scipy.special import erfcx, log_ndtr
 from torch import Tensor
 
 from service.optimizers.cached_posterior import CachedPosteriorGP
+from service.optimizers.stationary_kernels import correlation_and_slope_numpy
 
 MIN_VARIANCE = 1e-24  # floor of the latent variance (standardised units) inside LogEI
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -108,9 +109,9 @@ class LogEIObjective:
     (``correlated=False``) ignores that a point near the incumbent moves with it and over-exploits
     where the GP infers noise: measured on Ackley-10 (module docstring).
 
-    With ``k_j = s exp(-|(x - x_j)/l|^2 / 2)``, ``w = K_y^{-1} k``: ``mu = c + k.alpha``,
-    ``var = s - k.w``, ``cov(x, x*) = k(x, x*) - k.w*``; ``d k_j/dx = -k_j (x - x_j) / l^2`` gives every
-    derivative; with ``z = d / sd`` and ``r = Phi(z)/h(z)``: ``d LogEI = r d(d) / sd + (1 - r z) d(sd) / sd``.
+    With ``k_j = s k(x, x_j)`` (the model's RBF or Matern-5/2, ``stationary_kernels``), ``w = K_y^{-1} k``:
+    ``mu = c + k.alpha``, ``var = s - k.w``, ``cov(x, x*) = k(x, x*) - k.w*``; ``d k_j/dx = -g_j (x - x_j) / l^2``
+    (``g_j = s`` times the kernel's slope; ``g = k`` for the RBF) gives every derivative; with ``z = d / sd`` and ``r = Phi(z)/h(z)``: ``d LogEI = r d(d) / sd + (1 - r z) d(sd) / sd``.
 
     Args:
         model: the GP's closed-form posterior.
@@ -123,6 +124,7 @@ class LogEIObjective:
         self.inv_lengthscale = 1.0 / as_numpy(model.lengthscale)
         self.scaled_train_X = self.train_X * self.inv_lengthscale
         self.outputscale = float(model.outputscale)
+        self.kernel_type = model.kernel_type
         self.constant = float(model.constant)
         self.alpha = as_numpy(model.alpha)
         self.inverse = as_numpy(torch.cholesky_inverse(model.chol))  # (n, n), once per search
@@ -139,9 +141,18 @@ class LogEIObjective:
 
     def _kernel(self, X: np.ndarray) -> np.ndarray:
         """``(k, n)`` prior covariances between ``X`` ``(k, D)`` and the training inputs."""
+        return self._kernel_and_slope(X)[0]
+
+    def _kernel_and_slope(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(k, n)`` prior covariances ``k_j`` between ``X`` ``(k, D)`` and the training inputs, and ``(k, n)``
+        slopes ``g_j`` (class docstring; the same array as ``k_j`` for the RBF)."""
         Z = X * self.inv_lengthscale
         sq = (Z * Z).sum(-1)[:, None] + (self.scaled_train_X ** 2).sum(-1)[None, :] - 2.0 * Z @ self.scaled_train_X.T
-        return self.outputscale * np.exp(-0.5 * np.maximum(sq, 0.0))
+        if self.kernel_type == "rbf":
+            k = self.outputscale * np.exp(-0.5 * np.maximum(sq, 0.0))
+            return k, k
+        k, g = correlation_and_slope_numpy(sq, self.kernel_type)
+        return self.outputscale * k, self.outputscale * g
 
     def moments(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latent posterior mean and variance (standardised units) at ``X`` ``(k, D)`` -> ``(k,)`` each."""
@@ -150,12 +161,16 @@ class LogEIObjective:
         var = self.outputscale - ((k_star @ self.inverse) * k_star).sum(-1)
         return mean, var
 
-    def _incumbent_kernel(self, X: np.ndarray) -> np.ndarray:
-        """``(k,)`` prior covariances ``k(x, x*)`` (zeros when not ``correlated``)."""
+    def _incumbent_kernel(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(k,)`` prior covariances ``k(x, x*)`` and ``(k,)`` slopes (zeros when not ``correlated``)."""
         if not self.correlated:
-            return np.zeros(X.shape[0])
+            return np.zeros(X.shape[0]), np.zeros(X.shape[0])
         diff = (X - self.incumbent) * self.inv_lengthscale
-        return self.outputscale * np.exp(-0.5 * (diff * diff).sum(-1))
+        if self.kernel_type == "rbf":
+            k = self.outputscale * np.exp(-0.5 * (diff * diff).sum(-1))
+            return k, k
+        k, g = correlation_and_slope_numpy((diff * diff).sum(-1), self.kernel_type)
+        return self.outputscale * k, self.outputscale * g
 
     def value(self, X: np.ndarray) -> np.ndarray:
         """LogEI ``(k,)`` at ``X`` ``(k, D)``."""
@@ -163,9 +178,9 @@ class LogEIObjective:
 
     def value_and_grad(self, X: np.ndarray, gradient: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """LogEI ``(k,)`` and its gradient ``(k, D)`` (None unless ``gradient``) at ``X`` ``(k, D)``."""
-        k_star = self._kernel(X)  # (k, n)
+        k_star, g_star = self._kernel_and_slope(X)  # (k, n) each
         w = k_star @ self.inverse  # (k, n): rows K^{-1} k
-        k_inc = self._incumbent_kernel(X)
+        k_inc, g_inc = self._incumbent_kernel(X)
         cov = k_inc - k_star @ self.w_incumbent
         diff_mean = self.constant + k_star @ self.alpha - self.best_f
         var = self.outputscale - (k_star * w).sum(-1) + self.var_incumbent - 2.0 * cov
@@ -182,9 +197,9 @@ class LogEIObjective:
             """``sum_j weights_j (x - x_j) / l^2`` per row, ``(k, D)``."""
             return (weights.sum(-1, keepdims=True) * X - weights @ self.train_X) * inv_sq
 
-        d_mean = -weighted(k_star * self.alpha)
-        d_var = 2.0 * weighted(k_star * w)
-        d_cov = -k_inc[:, None] * (X - self.incumbent) * inv_sq + weighted(k_star * self.w_incumbent)
+        d_mean = -weighted(g_star * self.alpha)
+        d_var = 2.0 * weighted(g_star * w)
+        d_cov = -g_inc[:, None] * (X - self.incumbent) * inv_sq + weighted(g_star * self.w_incumbent)
         d_sd = (d_var - 2.0 * d_cov) / (2.0 * sd)[:, None]
         grad = (ratio / sd)[:, None] * d_mean + ((1.0 - ratio * z) / sd)[:, None] * d_sd
         return value, grad

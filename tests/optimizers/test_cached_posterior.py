@@ -35,14 +35,19 @@ def _model(train_Yvar: bool = False, covar_module=None) -> SingleTaskGP:
     return model.eval()
 
 
+def _base_kernel(kernel: str):
+    return RBFKernel(ard_num_dims=3) if kernel == "rbf" else MaternKernel(nu=2.5, ard_num_dims=3)
+
+
 @pytest.mark.parametrize("train_Yvar", [False, True])
-@pytest.mark.parametrize("scaled", [False, True])
-def test_mean_and_joint_covariance_equal_gpytorch(train_Yvar: bool, scaled: bool) -> None:
-    covar = ScaleKernel(RBFKernel(ard_num_dims=3)) if scaled else None
+@pytest.mark.parametrize(("scaled", "kernel"), [(False, "rbf"), (True, "rbf"), (False, "matern52"), (True, "matern52")])
+def test_mean_and_joint_covariance_equal_gpytorch(train_Yvar: bool, scaled: bool, kernel: str) -> None:
+    covar = ScaleKernel(_base_kernel(kernel)) if scaled else _base_kernel(kernel) if kernel != "rbf" else None
     model = _model(train_Yvar, covar)
     view = cached_posterior_model(model)
-    assert view is not None
+    assert view is not None and view.kernel_type == kernel
     X = torch.rand(4, 5, 3, generator=torch.Generator().manual_seed(1), dtype=F64)
+    X[0, 1] = model.train_inputs[0][3]  # a training point itself: r = 0 against it
     expected = model.posterior(X)
     got = view.posterior(X)
     assert got.mean.shape == expected.mean.shape == (4, 5, 1)
@@ -69,19 +74,23 @@ def test_one_point_closed_form_by_hand() -> None:
     assert posterior.variance.item() == pytest.approx(1.0 - k * k / 1.1, rel=1e-6)
 
 
-def test_gradients_of_log_ei_match() -> None:
-    model = _model()
+@pytest.mark.parametrize("kernel", ["rbf", "matern52"])
+def test_gradients_of_log_ei_match(kernel: str) -> None:
+    model = _model(covar_module=ScaleKernel(_base_kernel(kernel)))
     view = cached_posterior_model(model)
     best = model.train_targets.max()  # any incumbent will do for the comparison
-    X1 = torch.rand(6, 1, 3, generator=torch.Generator().manual_seed(2), dtype=F64, requires_grad=True)
+    X1 = torch.rand(6, 1, 3, generator=torch.Generator().manual_seed(2), dtype=F64)
+    X1[0, 0] = model.train_inputs[0][5]  # at a training point the Matern's r = 0 must not give NaN
+    X1.requires_grad_(True)
     X2 = X1.detach().clone().requires_grad_(True)
     LogExpectedImprovement(model, best_f=best)(X1).sum().backward()
     LogExpectedImprovement(view, best_f=best)(X2).sum().backward()
+    assert bool(torch.isfinite(X2.grad).all())
     torch.testing.assert_close(X2.grad, X1.grad, rtol=1e-6, atol=1e-8)
 
 
 def test_unsupported_models_are_left_alone() -> None:
-    assert cached_posterior_model(_model(covar_module=MaternKernel(ard_num_dims=3))) is None
+    assert cached_posterior_model(_model(covar_module=MaternKernel(nu=1.5, ard_num_dims=3))) is None
     X = torch.cat([torch.rand(8, 2, dtype=F64), torch.randint(0, 3, (8, 1)).to(F64)], dim=1)
     mixed = MixedSingleTaskGP(X, X.sum(-1, keepdim=True), cat_dims=[2]).eval()
     assert cached_posterior_model(mixed) is None

@@ -31,19 +31,22 @@ def test_log_h_matches_high_precision_arithmetic_from_the_body_to_the_far_tail()
     np.testing.assert_allclose(log_h(z), exact, rtol=1e-10)
 
 
-def _model(d: int = 2, n: int = 12, seed: int = 0):
+def _model(d: int = 2, n: int = 12, seed: int = 0, kernel: str = "rbf"):
     space = SearchSpace([FloatParam(name=f"x{i}", low=0, high=1) for i in range(d)])
     generator = torch.Generator().manual_seed(seed)
     X = torch.rand(n, d, generator=generator, dtype=F64)
     y = torch.sin(6 * X).sum(-1) + 0.5 * X.sum(-1)
-    fitted, _, _ = fit_gp(space, GPData(X, y, None))
+    fitted, _, _ = fit_gp(space, GPData(X, y, None), kernel=kernel)
     return space, X, fitted, cached_posterior_model(fitted)
 
 
+@pytest.mark.parametrize("kernel", ["rbf", "matern52"])
 @pytest.mark.parametrize("correlated", [True, False])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_logei_and_gradient_equal_the_gp_posterior_and_central_differences(seed: int, correlated: bool) -> None:
-    space, X, fitted, view = _model(seed=seed)
+def test_logei_and_gradient_equal_the_gp_posterior_and_central_differences(seed: int, correlated: bool,
+                                                                           kernel: str) -> None:
+    space, X, fitted, view = _model(seed=seed, kernel=kernel)
+    assert view.kernel_type == kernel
     objective = LogEIObjective(view, correlated=correlated)
     points = torch.rand(7, 2, generator=torch.Generator().manual_seed(10 + seed), dtype=F64)
     value, grad = objective.value_and_grad(points.numpy())
@@ -73,8 +76,9 @@ def test_logei_and_gradient_equal_the_gp_posterior_and_central_differences(seed:
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
 
 
-def test_search_finds_the_grid_maximum_of_logei() -> None:
-    space, X, _, view = _model(d=2, n=10, seed=3)
+@pytest.mark.parametrize("kernel", ["rbf", "matern52"])
+def test_search_finds_the_grid_maximum_of_logei(kernel: str) -> None:
+    space, X, _, view = _model(d=2, n=10, seed=3, kernel=kernel)
     objective = LogEIObjective(view)
     grid = torch.cartesian_prod(torch.linspace(0, 1, 401, dtype=F64), torch.linspace(0, 1, 401, dtype=F64)).numpy()
     best_on_grid = float(objective.value(grid).max())
