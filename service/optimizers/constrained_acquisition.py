@@ -8,8 +8,8 @@ several objectives, outcome constraints or linear parameter constraints:
 * 2-4 objectives: qLogNEHVI (Daulton et al. 2021) with the outcome constraints, reference point
   from the objectives' ``threshold``s or, when absent, inferred from the observed front
   (BoTorch's ``infer_reference_point``);
-* linear parameter constraints go to ``optimize_acqf`` as ``inequality_constraints`` (its
-  initial conditions are sampled inside the polytope).
+* linear parameter constraints go to ``optimize_acqf`` as ``inequality_constraints``; its raw
+  samples for the starting points are feasible Sobol points (``feasible_starts``).
 
 Categorical columns are optimised on their relaxed index and rounded afterwards, like integers.
 
@@ -41,6 +41,7 @@ from torch import Tensor
 
 from service.optimizers.acquisition import AcquisitionOptions, optimization_bounds
 from service.optimizers.acquisition_function import build_qlognei
+from service.optimizers.feasible_starts import initial_conditions_generator
 from service.optimizers.outcomes import Outcomes
 from service.space.linear_constraints import LinearConstraints
 from service.space.search_space import SearchSpace
@@ -129,5 +130,6 @@ def propose_constrained(
             raw_samples=options.raw_samples, inequality_constraints=inequalities,
             options={"maxiter": options.maxiter, "batch_limit": options.num_restarts},
             sequential=count > options.joint_max_q,
+            ic_generator=initial_conditions_generator(bounds, inequalities, seed),
         )
     return candidates.detach().reshape(-1, space.dim)

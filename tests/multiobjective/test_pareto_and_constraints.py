@@ -91,7 +91,7 @@ def test_model_based_batches_satisfy_the_linear_constraints(client) -> None:
     sid = _create(client, objectives=[{"name": "f1"}, {"name": "f2", "goal": "maximize"}], surrogate="gp",
                   parameter_constraints=constraints, initial_design_size=6).json()["id"]
     policies = []
-    for _ in range(4):
+    for _ in range(3):  # two rounds of the initial design, one model-based batch
         answer = client.post(f"/v1/studies/{sid}/suggest", json={"count": 3})
         assert answer.status_code == 200, answer.text
         for t in answer.json()["trials"]:
