@@ -1,7 +1,7 @@
 """MAP hyperparameters of the continuous GP (``gp_model.continuous_gp``) by a closed-form gradient.
 
-Both kernels of ``continuous_gp`` are covered: the RBF with BoTorch's dimension-scaled LogNormal
-lengthscale prior and the Matern-5/2 with a Gamma lengthscale prior (``MapPriors.lengthscale``).
+Both kernels of ``continuous_gp`` are covered (``MapPriors.kernel``), each with either lengthscale
+prior: BoTorch's dimension-scaled LogNormal or a Gamma (``MapPriors.lengthscale``).
 
 Why hand-written: at the sizes of a tuning study (n = 10 .. 200) one evaluation of the
 log posterior through GPyTorch's ``ExactMarginalLogLikelihood`` costs ~4 ms of CPU, nearly all
@@ -38,8 +38,9 @@ Gradient: with ``alpha = K^{-1}(y - c)`` and ``W = K^{-1} - alpha alpha^T``,
 the last needs only ``sum_ij M_ij (a_i - a_j)^2 = 2 a^T diag(M 1) a - 2 a^T M a`` with
 ``M = W * G`` (O(n^2 D)).
 
-Lengthscale coordinates follow GPyTorch too: the RBF's lengthscales are bounded below by
-``LENGTHSCALE_MIN`` and optimised as they are; the Matern's are ``softplus(raw)``, optimised in ``raw``.
+Lengthscale coordinates follow GPyTorch too: with the dimension-scaled prior they are bounded below
+by ``LENGTHSCALE_MIN`` and optimised as they are (BoTorch's constraint for that prior); with a Gamma
+prior they are ``softplus(raw)`` (GPyTorch's default constraint), optimised in ``raw``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from torch import Tensor
 
-from service.optimizers.stationary_kernels import correlation_and_slope_numpy
+from service.optimizers.stationary_kernels import StationaryKernel, correlation_and_slope_numpy
 
 LENGTHSCALE_MIN = 2.5e-2  # BoTorch's lower bound on the dimension-scaled RBF lengthscales
 
@@ -84,19 +85,20 @@ class MapPriors:
         outputscale: Gamma ``(concentration, rate)`` of ``s``.
         noise: Gamma ``(concentration, rate)`` of ``v``.
         min_noise: lower bound of ``v``.
-        lengthscale: Gamma ``(concentration, rate)`` of each ``l_d`` and the Matern-5/2 kernel
-            (softplus coordinates); None: the RBF kernel with the dimension-scaled LogNormal
-            prior (bounded coordinates).
+        lengthscale: Gamma ``(concentration, rate)`` of each ``l_d`` (softplus coordinates); None:
+            the dimension-scaled LogNormal prior (bounded coordinates).
+        kernel: ``"rbf"`` or ``"matern52"`` (``stationary_kernels``).
     """
 
     outputscale: tuple[float, float]
     noise: tuple[float, float]
     min_noise: float
     lengthscale: tuple[float, float] | None = None
+    kernel: StationaryKernel = "rbf"
 
     @property
-    def matern(self) -> bool:
-        """Whether these priors describe the Matern-5/2 kernel."""
+    def softplus_lengthscales(self) -> bool:
+        """Whether the lengthscales are optimised as ``softplus(raw)`` (a Gamma prior) or bounded as they are."""
         return self.lengthscale is not None
 
 
@@ -139,7 +141,7 @@ def negative_log_posterior(u: np.ndarray, X: np.ndarray, y: np.ndarray, priors: 
     Z = X / lengthscale
     sq_norms = (Z * Z).sum(-1)
     sq_dist = np.maximum(sq_norms[:, None] + sq_norms[None, :] - 2.0 * Z @ Z.T, 0.0)
-    R, G = correlation_and_slope_numpy(sq_dist, "matern52" if priors.matern else "rbf")
+    R, G = correlation_and_slope_numpy(sq_dist, priors.kernel)
     K = s * R
     K[np.diag_indices(n)] += v
     L = _cholesky(K)
@@ -194,7 +196,7 @@ def fit_map(X: Tensor, y: Tensor, start: GPHyperparameters, priors: MapPriors, m
     # the Matern): the same iterates as fit_gpytorch_mll
     start_l = start.lengthscale.detach().reshape(-1).cpu().numpy().astype(np.float64)
     p0 = np.concatenate([
-        _inverse_softplus_array(start_l) if priors.matern else np.maximum(start_l, LENGTHSCALE_MIN),
+        _inverse_softplus_array(start_l) if priors.softplus_lengthscales else np.maximum(start_l, LENGTHSCALE_MIN),
         [_inverse_softplus(float(start.outputscale))],
         [max(float(start.noise), priors.min_noise)],
         [float(start.constant)],
@@ -204,7 +206,7 @@ def fit_map(X: Tensor, y: Tensor, start: GPHyperparameters, priors: MapPriors, m
 
     def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
         log_s, d_log_s = _log_softplus(float(p[D]))
-        if priors.matern:
+        if priors.softplus_lengthscales:
             log_l, d_log_l = _log_softplus_array(p[:D])
         else:
             log_l, d_log_l = np.log(p[:D]), None
@@ -219,13 +221,13 @@ def fit_map(X: Tensor, y: Tensor, start: GPHyperparameters, priors: MapPriors, m
         grad[D + 1] /= p[D + 1]
         return value, grad
 
-    lengthscale_bound = (None, None) if priors.matern else (LENGTHSCALE_MIN, None)
+    lengthscale_bound = (None, None) if priors.softplus_lengthscales else (LENGTHSCALE_MIN, None)
     bounds = [lengthscale_bound] * D + [(None, None), (priors.min_noise, None), (None, None)]
     result = minimize(objective, p0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter})
     if not bool(np.isfinite(result.x).all()):
         raise ValueError("MAP fit ended on non-finite hyperparameters")
     p = torch.as_tensor(result.x, dtype=X.dtype, device=X.device)
-    lengthscale = torch.nn.functional.softplus(p[:D]) if priors.matern else p[:D]
+    lengthscale = torch.nn.functional.softplus(p[:D]) if priors.softplus_lengthscales else p[:D]
     return GPHyperparameters(lengthscale=lengthscale, outputscale=torch.nn.functional.softplus(p[D]),
                              noise=p[D + 1], constant=p[D + 2])
 

@@ -67,11 +67,12 @@ from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import GammaPrior
+from gpytorch.priors import GammaPrior, LogNormalPrior
 from torch import Tensor
 
-from service.optimizers.gp_map_fit import GPHyperparameters, MapPriors, fit_map
+from service.optimizers.gp_map_fit import GPHyperparameters, MapPriors, fit_map, lengthscale_prior
 from service.optimizers.gp_options import GPKernel
+from service.optimizers.stationary_kernels import kernel_name
 from service.optimizers.surrogate_state import (
     SurrogateState,
     data_fingerprint,
@@ -298,9 +299,18 @@ def fit_map_into(model: SingleTaskGP, maxiter: int) -> None:
 
 
 def map_priors(base_kernel: torch.nn.Module) -> MapPriors:
-    """The ``gp_map_fit`` priors of ``continuous_gp`` with this base kernel (RBF or Matern-5/2)."""
-    matern = isinstance(base_kernel, MaternKernel)
-    return MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, MATERN_LENGTHSCALE_PRIOR if matern else None)
+    """The ``gp_map_fit`` priors of ``continuous_gp`` with this base kernel (RBF or Matern-5/2), read off
+    its lengthscale prior (a Gamma, or BoTorch's dimension-scaled LogNormal)."""
+    kernel = kernel_name(base_kernel)
+    if kernel is None:
+        raise ValueError(f"no closed-form fit for {type(base_kernel).__name__}")
+    prior = getattr(base_kernel, "lengthscale_prior", None)
+    if isinstance(prior, GammaPrior):
+        return MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, (float(prior.concentration), float(prior.rate)), kernel)
+    mu0, s0 = lengthscale_prior(int(base_kernel.ard_num_dims))
+    if not isinstance(prior, LogNormalPrior) or abs(float(prior.loc) - mu0) > 1e-6 or abs(float(prior.scale) - s0) > 1e-6:
+        raise ValueError("the closed-form fit knows a Gamma or BoTorch's dimension-scaled LogNormal lengthscale prior")
+    return MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, None, kernel)
 
 
 def _check_finite(model: torch.nn.Module) -> None:

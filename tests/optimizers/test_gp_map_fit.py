@@ -27,7 +27,8 @@ KERNELS = ["rbf", "matern52"]
 
 
 def _priors(kernel: str) -> MapPriors:
-    return PRIORS if kernel == "rbf" else MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, MATERN_LENGTHSCALE_PRIOR)
+    return PRIORS if kernel == "rbf" else MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, MATERN_LENGTHSCALE_PRIOR,
+                                                    "matern52")
 
 
 def test_map_priors_follow_the_kernel_of_continuous_gp() -> None:

@@ -26,7 +26,7 @@ def _hammer(*base_urls: str) -> None:
     study = httpx.post(
         f"{base_url}/v1/studies",
         json={"name": "crowd", "parameters": SPACE, "objectives": [{"name": "f"}], "surrogate": "gp",
-              "initial_design_size": 20, "seed": 0},
+              "initial_design_size": 32, "seed": 0},
         timeout=30,
     ).json()
     sid = study["id"]
