@@ -27,6 +27,7 @@ from torch import Tensor
 
 from service.optimizers.gp_model import GPData, fit_gp
 from service.optimizers.gp_options import GPOptions
+from service.optimizers.kernel_selection import fit_by_evidence
 from service.optimizers.multi_outcome import fit_outcomes
 from service.optimizers.surrogate import FittedSurrogate, Surrogate
 from service.optimizers.surrogate_state import SurrogateState
@@ -58,6 +59,9 @@ def kernel_of(options: BaseModel | None, n_outcomes: int) -> str:
 
 
 def fit_one(space: SearchSpace, data: GPData, kernel: str, warm: SurrogateState | None, safe: bool) -> FittedSurrogate:
-    """One outcome's GP (no state when ``safe``)."""
-    model, state, info = fit_gp(space, data, warm=warm, safe=safe, kernel=kernel)
+    """One outcome's GP (no state when ``safe``); ``kernel`` ``"evidence"`` chooses it per fit (``kernel_selection``)."""
+    if kernel == "evidence":
+        model, state, info = fit_by_evidence(space, data, warm, safe)
+    else:
+        model, state, info = fit_gp(space, data, warm=warm, safe=safe, kernel=kernel)
     return FittedSurrogate(model=model, state=None if safe else state, info=info)

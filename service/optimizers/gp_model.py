@@ -96,7 +96,7 @@ INITIAL_NOISE = 1e-4  # inferred noise variance where a cold fit starts
 NOISE_PRIOR = (1.1, 0.05)
 OUTPUTSCALE_PRIOR = (2.0, 0.15)
 SAFE_YVAR_JITTER = 1e-4  # added to standardised fixed noise in the retry configuration
-KERNELS = tuple(k for k in get_args(GPKernel) if k != "auto")  # continuous_gp's kernels (module docstring)
+KERNELS = tuple(k for k in get_args(GPKernel) if k not in ("auto", "evidence"))  # continuous_gp's kernels (module docstring)
 MATERN_LENGTHSCALE_PRIOR = (3.0, 6.0)  # Gamma(concentration, rate) on unit-cube lengthscales: mean 0.5
 
 
