@@ -11,12 +11,15 @@ fit costs milliseconds with the closed-form fit, so asking the data is cheap.
 
 Only the continuous GP with inferred noise is compared (the closed-form fit); a mixed space, known
 noise variances or the retry configuration take ``FALLBACK_KERNEL``. The warm start carries over for
-the kernel chosen last; the other one is fitted from its defaults.
+the kernel chosen last (the state's ``meta["kernel"]``); the other one is fitted from its defaults,
+which at n = 1000 would cost seconds per suggest: above ``SELECTION_MAX_N`` observations the kernel
+chosen last is kept and only it is fitted (with ``gp_model``'s refit rule).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from botorch.models import SingleTaskGP
@@ -27,6 +30,7 @@ from service.optimizers.surrogate_state import SurrogateState
 from service.space.search_space import SearchSpace
 
 FALLBACK_KERNEL = "rbf"
+SELECTION_MAX_N = 200  # above this, the last choice stands (module docstring); gp_model.REFIT_MIN_N
 
 
 def log_marginal_likelihood(model: SingleTaskGP) -> float:
@@ -52,12 +56,15 @@ def fit_by_evidence(space: SearchSpace, data: GPData, warm: SurrogateState | Non
         ``fit_gp``'s ``(model, state, info)`` of the chosen kernel; ``info`` adds ``"kernel"`` and
         ``"log_evidence"`` (kernel -> value) and sums ``fit_seconds`` over both fits.
     """
-    if not hand_fit_applies(space, data, safe, FALLBACK_KERNEL):
-        model, state, info = fit_gp(space, data, warm=warm, safe=safe, kernel=FALLBACK_KERNEL)
-        return model, state, {**info, "kernel": FALLBACK_KERNEL}
+    last = warm.meta.get("kernel") if warm is not None else None
+    if not hand_fit_applies(space, data, safe, FALLBACK_KERNEL) or (data.n > SELECTION_MAX_N and last in KERNELS):
+        kernel = last if last in KERNELS and hand_fit_applies(space, data, safe, FALLBACK_KERNEL) else FALLBACK_KERNEL
+        model, state, info = fit_gp(space, data, warm=warm, safe=safe, kernel=kernel)
+        return model, replace(state, meta={**state.meta, "kernel": kernel}), {**info, "kernel": kernel}
     fits = {kernel: fit_gp(space, data, warm=warm, safe=safe, kernel=kernel) for kernel in KERNELS}
     evidence = {kernel: log_marginal_likelihood(fit[0]) for kernel, fit in fits.items()}
     chosen = max(KERNELS, key=lambda k: (evidence[k], k == FALLBACK_KERNEL))
     model, state, info = fits[chosen]
     seconds = sum(fit[2]["fit_seconds"] for fit in fits.values())
+    state = replace(state, meta={**state.meta, "kernel": chosen})
     return model, state, {**info, "fit_seconds": seconds, "kernel": chosen, "log_evidence": evidence}

@@ -7,7 +7,7 @@ import torch
 from gpytorch.kernels import MaternKernel, RBFKernel
 
 from service.optimizers.gp_model import GPData, fit_gp
-from service.optimizers.kernel_selection import fit_by_evidence, log_marginal_likelihood
+from service.optimizers.kernel_selection import SELECTION_MAX_N, fit_by_evidence, log_marginal_likelihood
 from service.space import CategoricalParam, FloatParam, SearchSpace
 
 F64 = torch.float64
@@ -51,3 +51,14 @@ def test_a_mixed_space_keeps_the_fallback_kernel() -> None:
     X = torch.cat([torch.rand(12, 1, dtype=F64), torch.randint(0, 2, (12, 1)).to(F64)], dim=1)
     _, _, info = fit_by_evidence(space, GPData(X, X[:, 0] + X[:, 1], None), None, safe=False)
     assert info["kernel"] == "rbf" and "log_evidence" not in info
+
+
+def test_above_the_selection_size_the_last_choice_stands_and_only_it_is_fitted() -> None:
+    space, data = _data(rough=True, n=60)
+    _, state, info = fit_by_evidence(space, data, None, safe=False)
+    assert state.meta["kernel"] == info["kernel"] == "matern52"
+    big_space, big = _data(rough=False, n=SELECTION_MAX_N + 1)  # a sine: the RBF's data
+    _, kept_state, kept = fit_by_evidence(big_space, big, state, safe=False)
+    assert kept["kernel"] == "matern52" and "log_evidence" not in kept and kept_state.meta["kernel"] == "matern52"
+    _, _, fresh = fit_by_evidence(big_space, big, None, safe=False)  # no earlier choice: both are compared
+    assert fresh["kernel"] == "rbf" and set(fresh["log_evidence"]) == {"rbf", "matern52"}
