@@ -10,10 +10,10 @@ global optimum on more seeds, the RBF ended far lower on Levy-10; ``docs/benchma
 fit costs milliseconds with the closed-form fit, so asking the data is cheap.
 
 Only the continuous GP with inferred noise is compared (the closed-form fit); a mixed space, known
-noise variances or the retry configuration take ``FALLBACK_KERNEL``. The warm start carries over for
-the kernel chosen last (the state's ``meta["kernel"]``); the other one is fitted from its defaults,
-which at n = 1000 would cost seconds per suggest: above ``SELECTION_MAX_N`` observations the kernel
-chosen last is kept and only it is fitted (with ``gp_model``'s refit rule).
+noise variances or the retry configuration take ``FALLBACK_KERNEL``. Both kernels' fitted
+hyperparameters travel in the warm state (packed like several outcomes' states, ``multi_outcome``;
+the choice in ``meta["kernel"]``), so each fit is a warm one. Above ``SELECTION_MAX_N`` observations
+the kernel chosen last stands and only it is refitted (``gp_model``'s refit rule applies to it).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from botorch.models import SingleTaskGP
 
 from service.optimizers.cached_posterior import cached_posterior_model
 from service.optimizers.gp_model import KERNELS, GPData, fit_gp, hand_fit_applies
+from service.optimizers.multi_outcome import pack_states, unpack_states
 from service.optimizers.surrogate_state import SurrogateState
 from service.space.search_space import SearchSpace
 
@@ -52,19 +53,37 @@ def fit_by_evidence(space: SearchSpace, data: GPData, warm: SurrogateState | Non
                     safe: bool) -> tuple[SingleTaskGP, SurrogateState, dict]:
     """``gp_model.fit_gp`` with the kernel of higher marginal likelihood (module docstring).
 
+    Args:
+        space: the search space.
+        data: training data.
+        warm: this function's previous state (both kernels' hyperparameters), or None.
+        safe: the retry configuration (no comparison, ``FALLBACK_KERNEL``).
+
     Returns:
-        ``fit_gp``'s ``(model, state, info)`` of the chosen kernel; ``info`` adds ``"kernel"`` and
-        ``"log_evidence"`` (kernel -> value) and sums ``fit_seconds`` over both fits.
+        ``(model, state, info)``: the chosen kernel's model, the packed state of both kernels, and
+        ``fit_gp``'s info of the chosen one with ``"kernel"``, ``"log_evidence"`` (kernel -> value,
+        when compared) and ``fit_seconds`` summed over the fits.
     """
+    parts = dict(zip(KERNELS, unpack_states(warm, len(KERNELS))))
     last = warm.meta.get("kernel") if warm is not None else None
-    if not hand_fit_applies(space, data, safe, FALLBACK_KERNEL) or (data.n > SELECTION_MAX_N and last in KERNELS):
-        kernel = last if last in KERNELS and hand_fit_applies(space, data, safe, FALLBACK_KERNEL) else FALLBACK_KERNEL
-        model, state, info = fit_gp(space, data, warm=warm, safe=safe, kernel=kernel)
-        return model, replace(state, meta={**state.meta, "kernel": kernel}), {**info, "kernel": kernel}
-    fits = {kernel: fit_gp(space, data, warm=warm, safe=safe, kernel=kernel) for kernel in KERNELS}
-    evidence = {kernel: log_marginal_likelihood(fit[0]) for kernel, fit in fits.items()}
-    chosen = max(KERNELS, key=lambda k: (evidence[k], k == FALLBACK_KERNEL))
-    model, state, info = fits[chosen]
+    comparable = hand_fit_applies(space, data, safe, FALLBACK_KERNEL)
+    if not comparable:
+        to_fit = [FALLBACK_KERNEL]
+    elif data.n > SELECTION_MAX_N and last in KERNELS:
+        to_fit = [last]
+    else:
+        to_fit = list(KERNELS)
+    fits = {kernel: fit_gp(space, data, warm=parts[kernel], safe=safe, kernel=kernel) for kernel in to_fit}
+    info_extra: dict = {}
+    if len(fits) > 1:
+        evidence = {kernel: log_marginal_likelihood(fit[0]) for kernel, fit in fits.items()}
+        chosen = max(KERNELS, key=lambda k: (evidence[k], k == FALLBACK_KERNEL))
+        info_extra["log_evidence"] = evidence
+    else:
+        [chosen] = fits
+    model, _, info = fits[chosen]
+    states = [fits[k][1] if k in fits else parts[k] for k in KERNELS]
+    packed = pack_states(states)
+    state = replace(packed, meta={**packed.meta, "kernel": chosen})
     seconds = sum(fit[2]["fit_seconds"] for fit in fits.values())
-    state = replace(state, meta={**state.meta, "kernel": chosen})
-    return model, state, {**info, "fit_seconds": seconds, "kernel": chosen, "log_evidence": evidence}
+    return model, state, {**info, **info_extra, "fit_seconds": seconds, "kernel": chosen}
