@@ -8,7 +8,7 @@ and the scores are kept in the state's metadata. The cost is the sum of the cand
 (each warm-started) plus one acquisition.
 
 Several outcomes: each outcome is chosen for on its own (one choice per outcome model); the GP
-candidate then takes the kernel the GP surrogate uses for that many outcomes (``GPOptions``).
+candidate takes the GP surrogate's default kernel (``GPOptions``).
 """
 
 from __future__ import annotations
@@ -52,20 +52,19 @@ class AutoSurrogate(Surrogate):
     def fit(self, space: SearchSpace, data: GPData, *, options: BaseModel | None,
             warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
         """Fit every candidate, score each, return the best with every candidate's state."""
-        return self.fit_choosing(space, data, options, warm, safe, seed, n_outcomes=1)
+        return self.fit_choosing(space, data, options, warm, safe, seed)
 
     def fit_joint(self, space: SearchSpace, X: Tensor, Y: Tensor, *, options: BaseModel | None,
                   warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate | None:
         """One chosen model per column of ``Y`` ``(n, m)`` (a ``ModelList``; module docstring)."""
         from service.optimizers.multi_outcome import fit_outcomes
 
-        m = int(Y.shape[1])
-        return fit_outcomes(lambda one, part: self.fit_choosing(space, one, options, part, safe, seed, n_outcomes=m),
+        return fit_outcomes(lambda one, part: self.fit_choosing(space, one, options, part, safe, seed),
                             X, Y, warm)
 
     def fit_choosing(self, space: SearchSpace, data: GPData, options: BaseModel | None,
-                     warm: SurrogateState | None, safe: bool, seed: int, n_outcomes: int) -> FittedSurrogate:
-        """:meth:`fit` for one outcome of a study with ``n_outcomes`` modelled outcomes."""
+                     warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
+        """:meth:`fit` for one outcome (of a study with one or several modelled outcomes)."""
         from service.optimizers.gp_options import GPOptions
         from service.optimizers.model_scores import score
         from service.optimizers.multi_outcome import pack_states, unpack_states
@@ -77,7 +76,7 @@ class AutoSurrogate(Surrogate):
         for name, part in zip(options.candidates, parts):
             candidate = surrogate_entry(name).factory()
             candidate_options = (lla_candidate_options(options) if name == "lla"
-                                 else GPOptions(kernel=GPOptions().resolved_kernel(n_outcomes)))
+                                 else GPOptions())
             fitted = candidate.fit(space, data, options=candidate_options, warm=part, safe=safe, seed=seed)
             fits.append(fitted)
             try:

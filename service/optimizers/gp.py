@@ -6,10 +6,10 @@ capped, an unchanged data set not refitted. The state kept between calls is the 
 hyperparameters. ``output_warping`` is applied by the policy (``output_warping``); ``kernel``
 chooses the kernel (``GPOptions``).
 
-Several outcomes (objectives, outcome constraints) get one GP each (``multi_outcome``), with the
-Matern-5/2 kernel and a short-lengthscale prior by default instead of the single-objective RBF
-with BoTorch's dimension-scaled prior. Measured on DTLZ2 (d = 6, 2 objectives, 40 evaluations,
-12 initial; ``benchmarks.mo_quality``; final hypervolume, seeds 0-4): with the RBF, whose fitted
+Several outcomes (objectives, outcome constraints) get one GP each (``multi_outcome``). The kernel
+is the Matern-5/2 with a short-lengthscale prior by default (``GPOptions``), for one outcome since
+the 23-task suite measurement in ``docs/benchmarks.md`` ("The kernel of the default GP") and for
+several outcomes since DTLZ2: with the RBF and BoTorch's dimension-scaled prior, whose fitted
 lengthscales (1.2 .. 4 on the unit cube in the five distance dimensions) make the model nearly
 linear there, the GP reverted to the mean with a large variance at the cube's corners, and
 qLogNEHVI sent 18 of 28 model trials of seed 0 to corners (distance term g = 1 .. 1.25, far from the
@@ -43,19 +43,19 @@ class GPSurrogate(Surrogate):
     def fit(self, space: SearchSpace, data: GPData, *, options: BaseModel | None,
             warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
         """See :meth:`Surrogate.fit`; the state is the fitted hyperparameters (none when ``safe``)."""
-        return fit_one(space, data, kernel_of(options, 1), warm, safe)
+        return fit_one(space, data, kernel_of(options), warm, safe)
 
     def fit_joint(self, space: SearchSpace, X: Tensor, Y: Tensor, *, options: BaseModel | None,
                   warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate | None:
-        """One GP per column of ``Y`` ``(n, m)`` (a ``ModelList``), with the kernel for ``m`` outcomes."""
-        kernel = kernel_of(options, Y.shape[1])
+        """One GP per column of ``Y`` ``(n, m)`` (a ``ModelList``), each with the study's kernel."""
+        kernel = kernel_of(options)
         return fit_outcomes(lambda one, part: fit_one(space, one, kernel, part, safe), X, Y, warm)
 
 
-def kernel_of(options: BaseModel | None, n_outcomes: int) -> str:
-    """The study's kernel for ``n_outcomes`` modelled outcomes (``GPOptions.resolved_kernel``)."""
+def kernel_of(options: BaseModel | None) -> str:
+    """The study's kernel (``GPOptions.resolved_kernel``)."""
     chosen = options if isinstance(options, GPOptions) else GPOptions()
-    return chosen.resolved_kernel(n_outcomes)
+    return chosen.resolved_kernel()
 
 
 def fit_one(space: SearchSpace, data: GPData, kernel: str, warm: SurrogateState | None, safe: bool) -> FittedSurrogate:

@@ -1,4 +1,4 @@
-"""The GP's ``kernel`` option: RBF for one outcome, Matern-5/2 per outcome of a multi-outcome study."""
+"""The GP's ``kernel`` option: the Matern-5/2 by default for one outcome and for each of several, the RBF on request."""
 
 from __future__ import annotations
 
@@ -34,12 +34,11 @@ def _base_kernel(model) -> object:
     return model.covar_module.base_kernel
 
 
-@pytest.mark.parametrize(("kernel", "outcomes", "expected"), [
-    ("auto", 1, "rbf"), ("auto", 2, "matern52"), ("auto", 4, "matern52"),
-    ("rbf", 3, "rbf"), ("matern52", 1, "matern52"),
+@pytest.mark.parametrize(("kernel", "expected"), [
+    ("auto", "matern52"), ("rbf", "rbf"), ("matern52", "matern52"), ("evidence", "evidence"),
 ])
-def test_auto_is_rbf_for_one_outcome_and_matern_for_several(kernel: str, outcomes: int, expected: str) -> None:
-    assert GPOptions(kernel=kernel).resolved_kernel(outcomes) == expected
+def test_auto_is_the_matern(kernel: str, expected: str) -> None:
+    assert GPOptions(kernel=kernel).resolved_kernel() == expected
 
 
 def test_fit_joint_fits_one_matern_gp_per_outcome_by_default() -> None:
@@ -55,13 +54,13 @@ def test_fit_joint_fits_one_matern_gp_per_outcome_by_default() -> None:
     assert all(isinstance(_base_kernel(m), RBFKernel) for m in rbf.model.models)
 
 
-def test_one_outcome_keeps_the_rbf_unless_asked() -> None:
+def test_one_outcome_gets_the_matern_unless_the_rbf_is_asked_for() -> None:
     X, Y = _data()
     data = GPData(X=X, y=Y[:, 0], y_var=None)
     default = GPSurrogate().fit(SPACE, data, options=GPOptions(), warm=None, safe=False, seed=0)
-    assert isinstance(_base_kernel(default.model), RBFKernel)
-    matern = GPSurrogate().fit(SPACE, data, options=GPOptions(kernel="matern52"), warm=None, safe=False, seed=0)
-    assert isinstance(_base_kernel(matern.model), MaternKernel)
+    assert isinstance(_base_kernel(default.model), MaternKernel)
+    rbf = GPSurrogate().fit(SPACE, data, options=GPOptions(kernel="rbf"), warm=None, safe=False, seed=0)
+    assert isinstance(_base_kernel(rbf.model), RBFKernel)
 
 
 @pytest.mark.parametrize(("kernel", "present", "absent"), [("matern52", MaternKernel, RBFKernel),
@@ -118,7 +117,7 @@ def test_the_api_takes_the_kernel_and_names_a_bad_one(client: TestClient) -> Non
     assert bad.json()["errors"][0]["loc"] == ["body", "surrogate_options", "kernel"]
 
 
-def test_auto_gives_its_gp_candidate_the_kernel_for_the_number_of_outcomes() -> None:
+def test_auto_gives_its_gp_candidate_the_default_kernel() -> None:
     from service.optimizers.auto import AutoSurrogate
 
     X, Y = _data(10)
@@ -127,4 +126,4 @@ def test_auto_gives_its_gp_candidate_the_kernel_for_the_number_of_outcomes() -> 
     for outcome in fitted.state.meta["parts"]:  # per outcome: auto's state of its [gp, lla] candidates
         assert "matern52" in outcome["meta"]["parts"][0]["kind"]
     one = AutoSurrogate().fit(SPACE, GPData(X=X, y=Y[:, 0], y_var=None), options=None, warm=None, safe=False, seed=0)
-    assert "matern52" not in one.state.meta["parts"][0]["kind"]
+    assert "matern52" in one.state.meta["parts"][0]["kind"]
