@@ -29,10 +29,10 @@ on seeds 5-9, not used to choose this, 0.0090 before and 0.0001 after (5 of 5 gl
 the acquisition optimisation takes longer on the sharper model, p50 CPU 0.085 -> 0.124 s per
 Hartmann6 suggest (fit unchanged); no change measured on Ackley-10.
 
-Kernel (``GPOptions.kernel``): the RBF above, or ``"matern52"``: an ARD Matern-5/2 with a Gamma(3, 6)
-lengthscale prior (mean 0.5 on the unit cube; BoTorch's default before 0.12), the default for
-each outcome of a multi-outcome study (measured in ``gp``); in a mixed space either is the kernel
-of the non-categorical columns.
+Kernel (``GPOptions.kernel``): the RBF above (measured above with it), or ``"matern52"``: an ARD
+Matern-5/2 with a Gamma(3, 6) lengthscale prior (mean 0.5 on the unit cube; BoTorch's default before
+0.12), the default since 2026-12-04 (measured in ``docs/benchmarks.md``, "The kernel of the default
+GP"); in a mixed space either is the kernel of the non-categorical columns.
 
 Fitting: the continuous GP (either kernel) with inferred noise (the common case) is fitted by the closed-form
 ``gp_map_fit`` (GPyTorch's objective and coordinates, ~10x cheaper per step); mixed and fixed-noise
