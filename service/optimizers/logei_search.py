@@ -111,7 +111,8 @@ class LogEIObjective:
 
     With ``k_j = s k(x, x_j)`` (the model's RBF or Matern-5/2, ``stationary_kernels``), ``w = K_y^{-1} k``:
     ``mu = c + k.alpha``, ``var = s - k.w``, ``cov(x, x*) = k(x, x*) - k.w*``; ``d k_j/dx = -g_j (x - x_j) / l^2``
-    (``g_j = s`` times the kernel's slope; ``g = k`` for the RBF) gives every derivative; with ``z = d / sd`` and ``r = Phi(z)/h(z)``: ``d LogEI = r d(d) / sd + (1 - r z) d(sd) / sd``.
+    (``g_j = s`` times the kernel's slope; ``g = k`` for the RBF) gives every derivative; with ``z = d / sd``
+    and ``r = Phi(z)/h(z)``: ``d LogEI = r d(d) / sd + (1 - r z) d(sd) / sd``.
 
     Args:
         model: the GP's closed-form posterior.
@@ -148,11 +149,12 @@ class LogEIObjective:
         slopes ``g_j`` (class docstring; the same array as ``k_j`` for the RBF)."""
         Z = X * self.inv_lengthscale
         sq = (Z * Z).sum(-1)[:, None] + (self.scaled_train_X ** 2).sum(-1)[None, :] - 2.0 * Z @ self.scaled_train_X.T
-        if self.kernel_type == "rbf":
-            k = self.outputscale * np.exp(-0.5 * np.maximum(sq, 0.0))
-            return k, k
-        k, g = correlation_and_slope_numpy(sq, self.kernel_type)
-        return self.outputscale * k, self.outputscale * g
+        return self._scaled(*correlation_and_slope_numpy(sq, self.kernel_type))
+
+    def _scaled(self, k: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(s k, s g)``, one array twice when ``g`` is ``k`` (the RBF)."""
+        scaled = self.outputscale * k
+        return scaled, scaled if g is k else self.outputscale * g
 
     def moments(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latent posterior mean and variance (standardised units) at ``X`` ``(k, D)`` -> ``(k,)`` each."""
@@ -166,11 +168,7 @@ class LogEIObjective:
         if not self.correlated:
             return np.zeros(X.shape[0]), np.zeros(X.shape[0])
         diff = (X - self.incumbent) * self.inv_lengthscale
-        if self.kernel_type == "rbf":
-            k = self.outputscale * np.exp(-0.5 * (diff * diff).sum(-1))
-            return k, k
-        k, g = correlation_and_slope_numpy((diff * diff).sum(-1), self.kernel_type)
-        return self.outputscale * k, self.outputscale * g
+        return self._scaled(*correlation_and_slope_numpy((diff * diff).sum(-1), self.kernel_type))
 
     def value(self, X: np.ndarray) -> np.ndarray:
         """LogEI ``(k,)`` at ``X`` ``(k, D)``."""
