@@ -14,8 +14,9 @@ class GPOptions(OutputWarpingOptions):
 
     Attributes:
         output_warping: see :class:`OutputWarpingOptions`.
-        kernel: the kernel of a continuous space's GP: ``"matern52"`` (ARD Matern-5/2, a Gamma(3, 6)
-            lengthscale prior of mean 0.5 on the unit cube), ``"rbf"`` (ARD RBF, BoTorch's
+        kernel: the kernel of a continuous space's GP: ``"matern52"`` (ARD Matern-5/2, a Gamma(3, .)
+            lengthscale prior of mean 0.5 on the unit cube up to 6 columns, growing in proportion to the
+            number of columns above: ``gp_model.matern_lengthscale_prior``), ``"rbf"`` (ARD RBF, BoTorch's
             dimension-scaled lengthscale prior), ``"evidence"`` (whichever of the two has the higher
             marginal likelihood at each fit; ``kernel_selection``) or ``"auto"`` (default): the Matern
             for every modelled outcome. Measured in ``docs/benchmarks.md`` ("The kernel of the default

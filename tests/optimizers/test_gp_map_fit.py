@@ -19,6 +19,7 @@ from service.optimizers.gp_model import (
     OUTPUTSCALE_PRIOR,
     continuous_gp,
     map_priors,
+    matern_kernel,
 )
 
 F64 = torch.float64
@@ -26,16 +27,32 @@ PRIORS = MapPriors(outputscale=OUTPUTSCALE_PRIOR, noise=NOISE_PRIOR, min_noise=M
 KERNELS = ["rbf", "matern52"]
 
 
-def _priors(kernel: str) -> MapPriors:
-    return PRIORS if kernel == "rbf" else MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, MATERN_LENGTHSCALE_PRIOR,
-                                                    "matern52")
+def _matern_prior(d: int) -> tuple[float, float]:
+    """The Matern's Gamma lengthscale prior written out: concentration 3, mean 0.5 * max(1, d / 6)."""
+    return 3.0, 3.0 / (0.5 * max(1.0, d / 6))
 
 
-def test_map_priors_follow_the_kernel_of_continuous_gp() -> None:
-    X, y = _data()
+def _priors(kernel: str, d: int = 3) -> MapPriors:
+    if kernel == "rbf":
+        return PRIORS
+    concentration, rate = MATERN_LENGTHSCALE_PRIOR if d <= 6 else map_priors(matern_kernel(d)).lengthscale
+    assert (concentration, rate) == pytest.approx(_matern_prior(d), rel=1e-6)
+    return MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, (concentration, rate), "matern52")
+
+
+@pytest.mark.parametrize("d", [3, 6, 7, 10, 20])
+def test_map_priors_follow_the_kernel_of_continuous_gp(d: int) -> None:
+    X, y = _data(d=d)
     for kernel in KERNELS:
         model = continuous_gp(X, y.unsqueeze(-1), None, kernel)
-        assert map_priors(model.covar_module.base_kernel) == _priors(kernel)
+        assert map_priors(model.covar_module.base_kernel) == _priors(kernel, d)
+
+
+@pytest.mark.parametrize("d", [2, 6, 10, 20])
+def test_matern_prior_mean_is_half_up_to_six_columns_then_grows_with_the_dimension(d: int) -> None:
+    prior = matern_kernel(d).lengthscale_prior
+    assert float(prior.mean) == pytest.approx(0.5 * max(1.0, d / 6), rel=1e-6)
+    assert float(prior.concentration) == 3.0
 
 
 def _data(n: int = 12, d: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,14 +93,14 @@ def _kernel_matrix(Z: torch.Tensor, kernel: str) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_objective_equals_gpytorch_and_gradient_equals_autograd(seed: int, kernel: str) -> None:
-    X, y = _data(seed=seed)
+@pytest.mark.parametrize(("seed", "d"), [(0, 3), (1, 3), (2, 3), (3, 10)])
+def test_objective_equals_gpytorch_and_gradient_equals_autograd(seed: int, d: int, kernel: str) -> None:
+    X, y = _data(n=12 if d <= 6 else 24, d=d, seed=seed)
     generator = torch.Generator().manual_seed(100 + seed)
-    u = torch.cat([0.5 * torch.randn(3, generator=generator, dtype=F64) - 1.0,
+    u = torch.cat([0.5 * torch.randn(d, generator=generator, dtype=F64) - 1.0,
                    torch.tensor([0.3, math.log(1e-3), 0.2], dtype=F64)])
     standardised = (y - y.mean()) / y.std()
-    value, grad = negative_log_posterior(u.numpy(), X.numpy(), standardised.numpy(), _priors(kernel))
+    value, grad = negative_log_posterior(u.numpy(), X.numpy(), standardised.numpy(), _priors(kernel, d))
     assert float(value) == pytest.approx(_gpytorch_objective(X, y, u, kernel), rel=1e-7)  # GPyTorch may add jitter
 
     u_auto = u.clone().requires_grad_(True)
@@ -94,7 +111,7 @@ def test_objective_equals_gpytorch_and_gradient_equals_autograd(seed: int, kerne
     mvn = torch.distributions.MultivariateNormal(c * torch.ones_like(standardised), covariance_matrix=K)
     mu0, s0 = math.sqrt(2) + 0.5 * math.log(D), math.sqrt(3)
     lengthscale_prior = torch.distributions.LogNormal(mu0, s0) if kernel == "rbf" else \
-        torch.distributions.Gamma(*MATERN_LENGTHSCALE_PRIOR)
+        torch.distributions.Gamma(*_matern_prior(D))
     log_prior = lengthscale_prior.log_prob(lengthscale).sum()
     log_prior = log_prior + torch.distributions.Gamma(*OUTPUTSCALE_PRIOR).log_prob(s)
     log_prior = log_prior + torch.distributions.Gamma(*NOISE_PRIOR).log_prob(v)
