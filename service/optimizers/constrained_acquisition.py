@@ -11,6 +11,17 @@ several objectives, outcome constraints or linear parameter constraints:
 * linear parameter constraints go to ``optimize_acqf`` as ``inequality_constraints``; its raw
   samples for the starting points are feasible Sobol points (``feasible_starts``).
 
+Outcome constraints enter both acquisitions as smoothed feasibility indicators of each Monte Carlo
+sample's slack. BoTorch's default is a heavy-tailed "fatmoid" of temperature ``eta = 1e-3`` in the
+metric's own units, whatever they are: a point infeasible by 3e-4 (on a metric of spread ~1) still
+counts as ~45 % feasible for a perfect model, and a metric measured in units of 1e-4 is never told
+apart from feasible. Converging onto a constraint boundary (ConstrainedGramacy: the optimum lies on
+it), runs then spent their last evaluations just across it (slacks -1e-4 .. -3e-3, traced on seed
+2). Here each constraint's temperature is ``CONSTRAINT_TEMPERATURE`` times its metric's observed
+standard deviation (unit-free) and the indicator is the logistic sigmoid, whose log falls linearly
+on the infeasible side (gradients stay informative in log space). Measured in
+``docs/benchmarks.md`` ("Sharper constraint indicators").
+
 Categorical columns are optimised on their relaxed index and rounded afterwards, like integers.
 
 BoTorch compiles an optional fused C++ kernel for qLogNEHVI with ninja and ``-march=native`` the
@@ -46,6 +57,8 @@ from service.optimizers.outcomes import Outcomes
 from service.space.linear_constraints import LinearConstraints
 from service.space.search_space import SearchSpace
 
+CONSTRAINT_TEMPERATURE = 1e-5  # sigmoid temperature of a constraint's slack, in its metric's observed sds
+
 if hasattr(multi_objective_logei, "_load_attempted"):  # no run-time C++ build (module docstring)
     multi_objective_logei._load_attempted = True
 
@@ -65,6 +78,18 @@ def reference_point(outcomes: Outcomes) -> Tensor:
     return infer_reference_point(Y[is_non_dominated(Y)])
 
 
+def constraint_temperatures(outcomes: Outcomes) -> Tensor:
+    """``(c,)`` temperatures of the constraints' feasibility sigmoids: ``CONSTRAINT_TEMPERATURE`` times
+    the observed standard deviation of each constrained metric (1 where it is undefined or 0)."""
+    scales = []
+    for c in outcomes.constraints:
+        values = outcomes.Y[:, c.column]
+        values = values[torch.isfinite(values)]
+        sd = values.std() if values.numel() > 1 else torch.ones((), dtype=outcomes.Y.dtype, device=outcomes.Y.device)
+        scales.append(sd if bool(sd > 0) else torch.ones_like(sd))
+    return CONSTRAINT_TEMPERATURE * torch.stack(scales)
+
+
 def build_acquisition(model: Model, X_baseline: Tensor, pending: Tensor, outcomes: Outcomes | None,
                       mc_samples: int, seed: int, max_baseline: int):
     """The acquisition function for the study's outcomes (module docstring)."""
@@ -77,16 +102,17 @@ def build_acquisition(model: Model, X_baseline: Tensor, pending: Tensor, outcome
     else:
         sampler = SobolQMCNormalSampler(sample_shape=shape, seed=seed)
     constraints = [lambda Y, c=c: c.slack(Y) for c in outcomes.constraints] or None
+    feasibility = {"eta": constraint_temperatures(outcomes), "fat": False} if constraints else {}
     if outcomes.n_objectives == 1:
         return qLogNoisyExpectedImprovement(
             model=model, X_baseline=X_baseline, sampler=sampler,
             objective=GenericMCObjective(lambda Y, X=None: Y[..., 0]),
-            X_pending=pending_or_none, constraints=constraints, prune_baseline=True,
+            X_pending=pending_or_none, constraints=constraints, prune_baseline=True, **feasibility,
         )
     return qLogNoisyExpectedHypervolumeImprovement(
         model=model, ref_point=reference_point(outcomes), X_baseline=X_baseline, sampler=sampler,
         objective=IdentityMCMultiOutputObjective(outcomes=list(range(outcomes.n_objectives))),
-        constraints=constraints, X_pending=pending_or_none, prune_baseline=True,
+        constraints=constraints, X_pending=pending_or_none, prune_baseline=True, **feasibility,
     )
 
 
