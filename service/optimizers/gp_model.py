@@ -31,8 +31,10 @@ Hartmann6 suggest (fit unchanged); no change measured on Ackley-10.
 
 Kernel (``GPOptions.kernel``): the RBF above (measured above with it), or ``"matern52"``: an ARD
 Matern-5/2 with a Gamma(3, 6) lengthscale prior (mean 0.5 on the unit cube; BoTorch's default before
-0.12) up to 6 columns and a proportionally longer mean above (``matern_lengthscale_prior``), the default since 2026-12-04 (measured in ``docs/benchmarks.md``, "The kernel of the default
-GP"); in a mixed space either is the kernel of the non-categorical columns.
+0.12) up to 6 columns and a proportionally longer mean above (``matern_lengthscale_prior``), the
+default since 2026-12-04 (measured in ``docs/benchmarks.md``, "The kernel of the default GP" and "The
+Matern prior in more than six dimensions"); in a mixed space either is the kernel of the
+non-categorical columns.
 
 Fitting: the continuous GP (either kernel) with inferred noise (the common case) is fitted by the closed-form
 ``gp_map_fit`` (GPyTorch's objective and coordinates, ~10x cheaper per step); mixed and fixed-noise
