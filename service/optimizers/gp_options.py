@@ -14,15 +14,15 @@ class GPOptions(OutputWarpingOptions):
 
     Attributes:
         output_warping: see :class:`OutputWarpingOptions`.
-        kernel: the kernel of a continuous space's GP: ``"matern52"`` (ARD Matern-5/2, a Gamma(3, .)
+        kernel: the kernel of a continuous space's GP: ``"matern52"`` (ARD Matern-5/2 with a Gamma
             lengthscale prior of mean 0.5 on the unit cube up to 6 columns, growing in proportion to the
             number of columns above: ``gp_model.matern_lengthscale_prior``), ``"rbf"`` (ARD RBF, BoTorch's
             dimension-scaled lengthscale prior), ``"evidence"`` (whichever of the two has the higher
             marginal likelihood at each fit; ``kernel_selection``) or ``"auto"`` (default): the Matern
             for every modelled outcome. Measured in ``docs/benchmarks.md`` ("The kernel of the default
-            GP"): on ``benchmarks.suite`` (23 tasks, 5 seeds) a mean score of 74.0 against the RBF's 64.1
-            and evidence's 67.5. In a space with categorical parameters it is the kernel of the other
-            columns (``MixedSingleTaskGP``).
+            GP", "The Matern prior in more than six dimensions"): on ``benchmarks.suite`` (23 tasks,
+            5 seeds) a mean score of 74.7 against the RBF's 64.1 and evidence's 67.5. In a space with
+            categorical parameters it is the kernel of the other columns (``MixedSingleTaskGP``).
     """
 
     kernel: GPKernel = "auto"

@@ -1,9 +1,10 @@
 """The GP kernel chosen per fit by the marginal likelihood (``GPOptions.kernel = "evidence"``).
 
 Both kernels of ``gp_model.continuous_gp`` (the RBF with BoTorch's dimension-scaled prior and the
-Matern-5/2 with the Gamma lengthscale prior of ``gp_model.matern_lengthscale_prior``) are fitted to the study's data and the one whose
-fitted hyperparameters give the higher log marginal likelihood ``log p(y | theta, kernel)`` is used
-(type-II maximum likelihood between two models, Rasmussen & Williams 2006, ch. 5; the hyperpriors
+Matern-5/2 with the Gamma lengthscale prior of ``gp_model.matern_lengthscale_prior``) are fitted to
+the study's data and the one whose fitted hyperparameters give the higher log marginal likelihood
+``log p(y | theta, kernel)`` is used (type-II maximum likelihood between two models, Rasmussen &
+Williams 2006, ch. 5; the hyperpriors
 are left out of the comparison so that the two lengthscale priors do not weigh in). Why: neither
 kernel is better on every problem of ``benchmarks.bo_quality`` (the Matern reached Hartmann6's
 global optimum on more seeds, the RBF ended far lower on Levy-10; ``docs/benchmarks.md``), and each

@@ -13,7 +13,6 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from service.optimizers.gp_map_fit import GPHyperparameters, MapPriors, fit_map, negative_log_posterior
 from service.optimizers.gp_model import (
-    MATERN_LENGTHSCALE_PRIOR,
     MIN_NOISE,
     NOISE_PRIOR,
     OUTPUTSCALE_PRIOR,
@@ -35,7 +34,7 @@ def _matern_prior(d: int) -> tuple[float, float]:
 def _priors(kernel: str, d: int = 3) -> MapPriors:
     if kernel == "rbf":
         return PRIORS
-    concentration, rate = MATERN_LENGTHSCALE_PRIOR if d <= 6 else map_priors(matern_kernel(d)).lengthscale
+    concentration, rate = map_priors(matern_kernel(d)).lengthscale  # as GPyTorch stores it (float32)
     assert (concentration, rate) == pytest.approx(_matern_prior(d), rel=1e-6)
     return MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, (concentration, rate), "matern52")
 
