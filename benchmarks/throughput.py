@@ -8,6 +8,11 @@ Optuna: ``RandomSampler`` on ``RDBStorage`` over SQLite, in this process, one th
 configurations (the ratio uses their mean: on a shared machine the load drifts during a run).
 Prints a markdown table with the ratio.
 
+``--configs`` may add ``ceiling``: the same client loop against ``benchmarks.http_ceiling_app``, a
+FastAPI app with the same routes and body shapes that stores nothing, served by uvicorn in one
+process like ``bdlopt serve``. Its rate is what HTTP alone allows on this machine; bdlopt's rate
+over it is the share of the time left to the server's own work.
+
     nice -n 10 python -m benchmarks.throughput [--seconds 15] [--clients 16] [--configs sqlite,postgres,postgres-x2]
 
 PostgreSQL comes from BDLOPT_BENCH_POSTGRES_URL (default: the local server, user postgres); a
@@ -18,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -28,6 +35,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.live_server import ROOT, free_port
 from tests.multi_server import server_group
 
 SPACE = [{"name": "x", "type": "float", "low": -5.0, "high": 10.0}, {"name": "y", "type": "float", "low": 0.0, "high": 15.0}]
@@ -100,6 +108,34 @@ def optuna_rate(seconds: float, seed: int, directory: Path) -> tuple[int, float]
 
 
 @contextmanager
+def ceiling_server() -> Iterator[str]:
+    """``benchmarks.http_ceiling_app`` served by uvicorn in a subprocess; yields its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "benchmarks.http_ceiling_app:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the ceiling app exited early")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the ceiling app did not become ready in 60 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextmanager
 def postgres_database() -> Iterator[str]:
     """A new PostgreSQL database for one configuration (dropped afterwards)."""
     from sqlalchemy import create_engine, text
@@ -133,7 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per configuration")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--configs", default="sqlite,postgres,postgres-x2",
-                        help="comma-separated: sqlite, sqlite-x2, postgres, postgres-x2 (-xN: N API processes)")
+                        help="comma-separated: sqlite, sqlite-x2, postgres, postgres-x2 (-xN: N API processes), "
+                             "ceiling (the no-op app: HTTP alone)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     rows = []
@@ -142,6 +179,14 @@ def main(argv: list[str] | None = None) -> None:
         optuna_runs = [optuna_rate(args.seconds, args.seed, directory / "before")]
         print(f"  optuna RDB sqlite: {optuna_runs[0][0] / optuna_runs[0][1]:.1f} trials/s", flush=True)
         for config in args.configs.split(","):
+            if config == "ceiling":
+                with ceiling_server() as url:
+                    done, seconds, errors = drive([url], args.clients, args.seconds, args.seed)
+                rate = done / seconds
+                rows.append((f"no-op FastAPI app over HTTP (the ceiling), {args.clients} clients", "none", 1, done,
+                             seconds, errors, rate))
+                print(f"  ceiling: {rate:.1f} trials/s ({errors} errors)", flush=True)
+                continue
             storage, _, count = config.partition("-x")
             processes = int(count or 1)
             with database_for(config, directory) as url, \

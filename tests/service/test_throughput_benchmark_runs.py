@@ -17,3 +17,15 @@ def test_driver_counts_completed_trials_that_the_server_stored(tmp_path):
     assert errors == 0 and done > 0 and 0.9 < seconds < 30
     # Counted at the deadline; clients finish the trial they are in, so the store may hold a few more.
     assert done <= counts["completed"] <= done + 2
+
+
+def test_the_http_ceiling_app_answers_the_driver_without_errors():
+    from benchmarks.throughput import ceiling_server
+
+    with ceiling_server() as url:
+        done, seconds, errors = drive([url], clients=2, seconds=0.5, seed=0)
+        trial = httpx.post(f"{url}/v1/studies/s/suggest", json={}, timeout=30).json()["trials"][0]
+        bad = httpx.post(f"{url}/v1/studies/s/observe", json={"trial_id": trial["id"]}, timeout=30)
+    assert errors == 0 and done > 0
+    # It validates the observe body as bdlopt does, so the comparison is not against a bare socket.
+    assert set(trial) >= {"id", "params", "state"} and bad.status_code == 422
