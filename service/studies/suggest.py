@@ -50,7 +50,9 @@ processes suggest on one study at the same moment.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -81,6 +83,9 @@ from service.studies.views import Trial
 logger = logging.getLogger(__name__)
 
 MAX_ROUNDS = 4
+HISTORY_NEED_CACHE_SIZE = 4096
+_HISTORY_NEED: OrderedDict[str, bool] = OrderedDict()
+_HISTORY_NEED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -125,11 +130,29 @@ def suggest(
 
 def reads_history(db: Database, study_id: str, owner: str | None, fixed: Mapping[str, Any]) -> bool:
     """Whether the study's policy needs the trials to suggest (False: the random policy on a space
-    whose draws never repeat)."""
+    whose draws never repeat).
+
+    The answer depends only on what a study never changes after creation (surrogate, parameters,
+    parameter constraints), so without ``fixed`` it is remembered per study id in this process
+    (``_HISTORY_NEED``): a suggest of a random study then opens one transaction, not two. Nothing is
+    trusted from the memory but this flag: the write transaction loads the study again and checks
+    its existence and owner.
+    """
+    if not fixed:
+        with _HISTORY_NEED_LOCK:
+            known = _HISTORY_NEED.get(study_id)
+        if known is not None:
+            return known
     with db.read() as session:
         study = load_study(session, study_id, owner=owner)
-        return get_policy(study.surrogate).reads_history(search_space(study), fixed_columns(study, fixed),
-                                                         linear_constraints(study))
+        needed = get_policy(study.surrogate).reads_history(search_space(study), fixed_columns(study, fixed),
+                                                           linear_constraints(study))
+    if not fixed:
+        with _HISTORY_NEED_LOCK:
+            _HISTORY_NEED[study_id] = needed
+            while len(_HISTORY_NEED) > HISTORY_NEED_CACHE_SIZE:
+                _HISTORY_NEED.popitem(last=False)
+    return needed
 
 
 def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, count: int, client_id: str | None,

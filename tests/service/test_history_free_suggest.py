@@ -118,3 +118,18 @@ def test_draws_never_repeat_needs_a_free_continuous_column(fixed, expected):
     space = SearchSpace(validate_parameter_list(CONTINUOUS))
     assert space.draws_never_repeat(fixed) is expected
     assert SearchSpace(validate_parameter_list(GRID_ONLY)).draws_never_repeat({}) is False
+
+
+def test_a_repeated_random_suggest_opens_one_transaction_and_still_checks_the_study(any_client, database):
+    sid = _study(any_client, CONTINUOUS)
+    _suggest_observe(any_client, sid)
+    with statements(database) as seen:
+        any_client.post(f"/v1/studies/{sid}/suggest", json={})
+    begins = [s for s in seen if s.startswith("BEGIN")]
+    assert len(begins) == 1 or (not begins and database.url.get_backend_name() != "sqlite")
+    study_reads = [s for s in seen if s.lstrip().startswith("SELECT studies.")]
+    assert len(study_reads) == 1  # the write transaction still loads (and locks) the study
+    # what the process remembers is only which path to take: a deleted study is still not found
+    assert any_client.delete(f"/v1/studies/{sid}").status_code == 204
+    gone = any_client.post(f"/v1/studies/{sid}/suggest", json={})
+    assert gone.status_code == 404 and sid in gone.text
