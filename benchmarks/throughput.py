@@ -35,7 +35,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.live_server import ROOT, free_port
+from tests.live_server import ROOT, free_port, wait_until_ready
 from tests.multi_server import server_group
 
 SPACE = [{"name": "x", "type": "float", "low": -5.0, "high": 10.0}, {"name": "y", "type": "float", "low": 0.0, "high": 15.0}]
@@ -117,18 +117,7 @@ def ceiling_server() -> Iterator[str]:
          "--port", str(port), "--log-level", "warning"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the ceiling app exited early")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the ceiling app did not become ready in 60 s")
-            time.sleep(0.1)
+        wait_until_ready(process, url, timeout=60)
         yield url
     finally:
         process.terminate()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +32,24 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def wait_until_ready(process: subprocess.Popen, base_url: str, timeout: float,
+                     output: Callable[[], str] = lambda: "") -> None:
+    """Block until ``base_url/readyz`` answers 200; RuntimeError (with ``output()``, the process's
+    last words) if ``process`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{output()}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server did not become ready in {timeout:g} s:\n{output()}")
+        time.sleep(0.2)
 
 
 class ServerProcess:
@@ -68,18 +86,7 @@ class ServerProcess:
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until ``/readyz`` answers 200 (RuntimeError if the process dies or times out)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.output()[-4000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not become ready in time:\n{self.output()[-4000:]}")
-            time.sleep(0.2)
+        wait_until_ready(self.process, self.base_url, timeout, lambda: self.output()[-4000:])
 
     def stop(self) -> None:
         """Terminate politely, kill if it does not stop."""

@@ -15,11 +15,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import yaml
+
+from tests.live_server import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTERNAL = {"postgres", "redis"}  # provided by the host in tests
@@ -152,17 +152,7 @@ class ComposeAsProcesses:
         return f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, name: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.running[name].poll() is not None:
-                raise RuntimeError(f"{name} exited with {self.running[name].returncode}:\n{self.log_tail(name)}")
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{name} did not become ready:\n{self.log_tail(name)}")
+        wait_until_ready(self.running[name], self.base_url, timeout, lambda: f"{name}: {self.log_tail(name)}")
 
     def log_tail(self, name: str, chars: int = 4000) -> str:
         log = self.logs.get(name)
