@@ -26,7 +26,7 @@ from contextlib import contextmanager, nullcontext
 import threading
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,6 +49,7 @@ class Database:
         # in-process queue of SQLite writers (module docstring); PostgreSQL locks rows, not the database
         self._write_lock = threading.RLock() if self.is_sqlite else None
         writer = self.engine.execution_options(bdlopt_write=True)
+        self._writer = writer
         reader = self.engine if self.is_sqlite else self.engine.execution_options(
             isolation_level="REPEATABLE READ", postgresql_readonly=True)
         self._read = sessionmaker(bind=reader, expire_on_commit=False)
@@ -101,6 +102,14 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A write transaction on a Core connection (no ORM session: for the per-trial hot paths of
+        ``service.studies.trial_statements``): committed when the block ends, rolled back whole on any
+        error. Locks like :meth:`write`."""
+        with self._write_lock or nullcontext(), self._writer.begin() as connection:
+            yield connection
 
     def ping(self) -> None:
         """Raise when the database cannot be reached."""

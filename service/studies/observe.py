@@ -10,7 +10,8 @@ from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
 from service.studies.catalog import new_id
 from service.errors import ConflictError, InvalidInputError
-from service.studies.records import count_change, load_study, load_trial
+from service.studies import trial_statements as statements
+from service.studies.records import count_change, load_study
 from service.studies.training_data import checked_params, outcome_names, search_space
 from service.studies.views import Trial
 
@@ -69,38 +70,42 @@ def observe(
     """
     if (trial_id is None) == (params is None):
         raise InvalidInputError("give exactly one of trial_id or params", field="trial_id")
+    if trial_id is None:
+        return _observe_outside(db, study_id, params, values, noise_sd, owner)
+    with db.write_connection() as connection:
+        study = statements.study_row(connection, study_id, owner)
+        clean_values = check_values(study, values, "values", allow_missing=False)
+        clean_noise = _check_noise(study, noise_sd)
+        row = statements.complete_open_trial(connection, study_id, trial_id, clean_values, clean_noise, utcnow())
+        if row is None:  # not observable: a retry, a conflict, or no such trial
+            row = statements.trial_row(connection, study_id, trial_id)
+            if row.state == "completed" and row.values == clean_values and row.noise_sd == clean_noise:
+                return statements.trial_views(connection, [row])[0]  # a repeat of the applied call: same answer
+            if row.state == "completed":
+                raise ConflictError(
+                    f"trial '{trial_id}' is already completed with values {row.values}; "
+                    f"an observation is recorded once (this one has {clean_values})"
+                )
+            raise ConflictError(f"trial '{trial_id}' is {row.state} and cannot be observed")
+        statements.bump_version(connection, study_id)
+        return statements.trial_views(connection, [row])[0]
+
+
+def _observe_outside(db: Database, study_id: str, params: Mapping[str, Any], values: Mapping[str, Any],
+                     noise_sd: Mapping[str, Any] | None, owner: str | None) -> Trial:
+    """Attach an outside observation as a new completed trial (numbered under the study lock)."""
     with db.write() as session:
-        study = load_study(session, study_id, owner=owner, lock=params is not None)
+        study = load_study(session, study_id, owner=owner, lock=True)
         clean_values = check_values(study, values, "values", allow_missing=False)
         clean_noise = _check_noise(study, noise_sd)
         now = utcnow()
-        if trial_id is not None:
-            record = load_trial(session, study_id, trial_id, lock=True)
-            if record.state == "completed":
-                if record.values == clean_values and record.noise_sd == clean_noise:
-                    return Trial.from_record(record)  # a repeat of the applied call (a retry): same answer
-                raise ConflictError(
-                    f"trial '{trial_id}' is already completed with values {record.values}; "
-                    f"an observation is recorded once (this one has {clean_values})"
-                )
-            if record.state in ("failed", "abandoned", "early_stopped"):
-                raise ConflictError(f"trial '{trial_id}' is {record.state} and cannot be observed")
-        else:
-            record = TrialRecord(
-                id=new_id(),
-                study_id=study_id,
-                number=study.next_trial_number,
-                params=checked_params(search_space(study), params),
-                source="external",
-                created_at=now,
-            )
-            study.next_trial_number += 1
-            session.add(record)
-        record.state = "completed"
-        record.values = clean_values
-        record.noise_sd = clean_noise
-        record.completed_at = now
-        record.lease_expires_at = None
+        record = TrialRecord(
+            id=new_id(), study_id=study_id, number=study.next_trial_number,
+            params=checked_params(search_space(study), params), source="external", created_at=now,
+            state="completed", values=clean_values, noise_sd=clean_noise, completed_at=now, reports=[],
+        )
+        study.next_trial_number += 1
+        session.add(record)
         count_change(study)
         session.flush()
         return Trial.from_record(record)

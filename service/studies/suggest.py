@@ -53,13 +53,13 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 import torch
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from service.db import Database
@@ -76,7 +76,8 @@ from service.studies.compute_locks import study_compute_lock
 from service.studies.held_trials import held_trials
 from service.errors import InvalidInputError
 from service.studies.model_states import load_model_state, save_model_state
-from service.studies.records import count_change, expire_leases, load_study, trials_in_state
+from service.studies import trial_statements as statements
+from service.studies.records import load_study, trials_in_state
 from service.studies.training_data import build_request, linear_constraints, search_space
 from service.studies.views import Trial
 
@@ -159,14 +160,16 @@ def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, c
                                fixed: Mapping[str, Any]) -> list[Trial]:
     """Suggest for a policy that reads no history: held trials, queued trials and the policy's
     points, all in one short write transaction (the policy only continues its Sobol sequence, no
-    model is fitted), so concurrent suggests neither wait for a study lock nor start over."""
-    with db.write() as session:
-        study = load_study(session, study_id, owner=owner, lock=True)
-        held = held_trials(session, study_id, client_id, count, utcnow())
-        if held:
-            return [Trial.from_record(r) for r in held]
+    model is fitted), so concurrent suggests neither wait for a study lock nor start over.
+    Runs on Core statements (``trial_statements``): this is the call every client makes per trial."""
+    with db.write_connection() as connection:
+        study = statements.study_row(connection, study_id, owner, lock=True)
+        if client_id is not None:
+            held = statements.held_rows(connection, study_id, client_id, count, utcnow())
+            if held:
+                return statements.trial_views(connection, held)
         columns = fixed_columns(study, fixed)
-        claimed = claimable(trials_in_state(session, study_id, "queued"), fixed)[:count]
+        claimed = claimable(statements.queued_rows(connection, study_id), fixed)[:count]
         space = search_space(study)
         X = torch.empty(0, space.dim, dtype=torch.float64)
         policy = "queued"
@@ -179,7 +182,7 @@ def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, c
             logger.info("suggest study=%s count=%d policy=%s seconds=%.3f (no history read)",
                         study_id, count - len(claimed), suggestion.policy, elapsed)
             X, policy = suggestion.X, suggestion.policy
-        return store_trials(session, study, space, claimed, X, client_id, policy)
+        return store_trials(connection, study, space, claimed, X, client_id, policy)
 
 
 def fixed_columns(study: StudyRecord, fixed: Mapping[str, Any]) -> dict[int, float]:
@@ -221,7 +224,7 @@ def take_snapshot(db: Database, study_id: str, owner: str | None, count: int,
         return Snapshot(request, warm, study.surrogate, study.next_trial_number, study.version, claim, fixed)
 
 
-def claimable(queued: list[TrialRecord], fixed: Mapping[str, Any]) -> list[TrialRecord]:
+def claimable(queued: Sequence[Any], fixed: Mapping[str, Any]) -> list[Any]:
     """The queued trials (in creation order) that agree with the ``fixed`` values."""
     return [
         t for t in queued
@@ -268,30 +271,31 @@ def commit(
                 return None
             X = _avoid_new_trials(session, study_id, snapshot, X)
         X = _fit_to(snapshot, X, snapshot.request.count - len(claimed))
-        return store_trials(session, study, space, claimed, X, client_id, suggestion.policy)
+        return store_trials(session.connection(), study, space, claimed, X, client_id, suggestion.policy)
 
 
-def store_trials(session: Session, study: StudyRecord, space: SearchSpace, claimed: list[TrialRecord], X: torch.Tensor,
+def store_trials(connection: Connection, study: Any, space: SearchSpace, claimed: Sequence[Any], X: torch.Tensor,
                  client_id: str | None, policy: str) -> list[Trial]:
     """Hand out the ``claimed`` queued trials and create one pending trial per row of ``X`` ``(k, D)``
-    (inside the caller's write transaction, the study row locked)."""
+    (inside the caller's write transaction, the study row locked; ``study`` and ``claimed`` are rows or
+    records of the studies and trials tables). Expires run-out leases on the way."""
     now = utcnow()
-    expire_leases(session, study.id, now)
+    expired = statements.expire_leases(connection, study.id, now)
     lease_until = now + timedelta(seconds=study.lease_seconds)
-    for record in claimed:
-        record.state, record.client_id, record.lease_expires_at = "pending", client_id, lease_until
-    records = list(claimed)
-    for row in space.decode_many(X):
-        records.append(TrialRecord(
-            id=new_id(), study_id=study.id, number=study.next_trial_number, params=row, state="pending",
-            client_id=client_id, source="suggested", policy=policy, created_at=now, lease_expires_at=lease_until,
-            reports=[],  # new: no lazy load when the view reads them
-        ))
-        study.next_trial_number += 1
-    session.add_all(records[len(claimed):])
-    count_change(study)
-    session.flush()
-    return [Trial.from_record(r) for r in records]
+    statements.claim(connection, [t.id for t in claimed], client_id, lease_until)
+    trials = [replace(Trial.of(t), state="pending", client_id=client_id, lease_expires_at=lease_until) for t in claimed]
+    number = study.next_trial_number
+    rows = []
+    for params in space.decode_many(X):
+        rows.append({
+            "id": new_id(), "study_id": study.id, "number": number, "params": params, "state": "pending",
+            "values": None, "noise_sd": None, "client_id": client_id, "source": "suggested", "policy": policy,
+            "fail_reason": None, "created_at": now, "completed_at": None, "lease_expires_at": lease_until,
+        })
+        number += 1
+    statements.insert_trials(connection, rows)
+    statements.advance_study(connection, study.id, number, changes=2 if expired else 1)
+    return trials + [Trial(**{**row, "params": dict(row["params"])}) for row in rows]
 
 
 def _fit_to(snapshot: Snapshot, X: torch.Tensor, needed: int) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from service.db.models import StudyRecord, TrialRecord
@@ -83,22 +84,28 @@ class Trial:
 
     @classmethod
     def from_record(cls, record: TrialRecord) -> Trial:
+        return cls.of(record, [(r.step, r.values) for r in record.reports])
+
+    @classmethod
+    def of(cls, row: Any, reports: Iterable[tuple[int, Mapping[str, float]]] = ()) -> Trial:
+        """The view of a trial ``row`` (a ``TrialRecord`` or a Core row of the trials table: anything with
+        its column names as attributes) with its ``(step, values)`` reports in step order."""
         return cls(
-            id=record.id,
-            study_id=record.study_id,
-            number=record.number,
-            params=dict(record.params),
-            state=record.state,
-            values=dict(record.values) if record.values is not None else None,
-            noise_sd=dict(record.noise_sd) if record.noise_sd is not None else None,
-            client_id=record.client_id,
-            source=record.source,
-            policy=record.policy,
-            fail_reason=record.fail_reason,
-            created_at=record.created_at,
-            completed_at=record.completed_at,
-            lease_expires_at=record.lease_expires_at,
-            intermediate_values=[{"step": r.step, "values": dict(r.values)} for r in record.reports],
+            id=row.id,
+            study_id=row.study_id,
+            number=row.number,
+            params=dict(row.params),
+            state=row.state,
+            values=dict(row.values) if row.values is not None else None,
+            noise_sd=dict(row.noise_sd) if row.noise_sd is not None else None,
+            client_id=row.client_id,
+            source=row.source,
+            policy=row.policy,
+            fail_reason=row.fail_reason,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+            lease_expires_at=row.lease_expires_at,
+            intermediate_values=[{"step": step, "values": dict(values)} for step, values in reports],
         )
 
 

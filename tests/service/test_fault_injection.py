@@ -100,20 +100,20 @@ def test_dropped_database_connection_gives_503_then_retry_succeeds(fresh_postgre
     database = Database(postgres_url)
     upgrade(database)
     app = create_app(Settings(migrate_on_startup=False), database=database)
-    import service.studies.suggest as suggest_module
+    import service.studies.trial_statements as statements_module
 
-    real_expire = suggest_module.expire_leases
+    real_expire = statements_module.expire_leases
     in_transaction = threading.Event()
     slow = {"on": True}
 
     def slow_expire(*args, **kwargs):
-        """Runs inside suggest's commit transaction: the connection is dropped while it is open."""
+        """Runs inside suggest's write transaction: the connection is dropped while it is open."""
         if slow["on"]:
             in_transaction.set()
             time.sleep(1.5)
         return real_expire(*args, **kwargs)
 
-    monkeypatch.setattr(suggest_module, "expire_leases", slow_expire)
+    monkeypatch.setattr(statements_module, "expire_leases", slow_expire)
     database_name = database.url.database
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with TestClient(app, raise_server_exceptions=False) as client:
