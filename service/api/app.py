@@ -92,11 +92,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         overrides=(("/v1/datasets", settings.dataset_max_bytes + 1024 * 1024),),
     )
     app.add_middleware(RequestContextMiddleware)
+    app.include_router(trials.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(study_data.router)
     app.include_router(studies.router)
-    app.include_router(trials.router)
     app.include_router(datasets.router)
     app.include_router(jobs.router)
     install_ui(app)

@@ -13,22 +13,24 @@ sees the commits made since the previous one, so a suggest that read the complet
 pending ones, missed a trial observed in between (in neither list), and handed its point out again.
 A read-only transaction at ``REPEATABLE READ`` never fails to serialise, so reads need no retry.
 
-Within one process, SQLite write transactions also queue on a Python lock before ``BEGIN
-IMMEDIATE``: SQLite's busy handler waits by sleeping (up to 100 ms a try), so under many
-concurrent writers most of the time went to sleeping after the lock was already free; a thread
-lock hands over at once. The busy timeout still orders writers of different processes.
+SQLite write transactions also queue on :class:`~service.db.sqlite_writer_lock.SQLiteWriterLock`
+before ``BEGIN IMMEDIATE`` (a thread lock within the process, a file lock across processes):
+SQLite's busy handler waits by sleeping (up to 100 ms a try), so under many concurrent writers most
+of the time went to sleeping after the lock was already free; these locks hand over at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-import threading
+import os
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from service.db.sqlite_writer_lock import SQLiteWriterLock
 
 
 class Database:
@@ -46,14 +48,21 @@ class Database:
             self.engine = self._sqlite_engine(url, sqlite_busy_timeout_ms)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-        # in-process queue of SQLite writers (module docstring); PostgreSQL locks rows, not the database
-        self._write_lock = threading.RLock() if self.is_sqlite else None
+        # the queue of SQLite writers, across threads and processes (module docstring); PostgreSQL
+        # locks rows, not the database
+        self._write_lock = SQLiteWriterLock(self._sqlite_file()) if self.is_sqlite else None
+        self._sqlite_writer: Connection | None = None  # see write_connection
+        self._sqlite_writer_pid = 0
         writer = self.engine.execution_options(bdlopt_write=True)
         self._writer = writer
         reader = self.engine if self.is_sqlite else self.engine.execution_options(
             isolation_level="REPEATABLE READ", postgresql_readonly=True)
         self._read = sessionmaker(bind=reader, expire_on_commit=False)
         self._write = sessionmaker(bind=writer, expire_on_commit=False)
+
+    def _sqlite_file(self) -> str | None:
+        database = self.url.database
+        return str(Path(database).resolve()) if database and database != ":memory:" else None
 
     def _sqlite_engine(self, url: str, busy_timeout_ms: int) -> Engine:
         database = self.url.database
@@ -107,9 +116,26 @@ class Database:
     def write_connection(self) -> Iterator[Connection]:
         """A write transaction on a Core connection (no ORM session: for the per-trial hot paths of
         ``service.studies.trial_statements``): committed when the block ends, rolled back whole on any
-        error. Locks like :meth:`write`."""
-        with self._write_lock or nullcontext(), self._writer.begin() as connection:
-            yield connection
+        error. Locks like :meth:`write`.
+
+        On SQLite the writers queue on one lock anyway, so they share one connection, held open by
+        this process: no pool checkout per transaction."""
+        if self._write_lock is None:
+            with self._writer.begin() as connection:
+                yield connection
+            return
+        with self._write_lock:
+            connection = self._held_sqlite_writer()
+            with connection.begin():
+                yield connection
+
+    def _held_sqlite_writer(self) -> Connection:
+        """The SQLite writers' connection (a new one after an error invalidated it, or in a forked child)."""
+        held = self._sqlite_writer
+        if held is None or held.closed or held.invalidated or self._sqlite_writer_pid != os.getpid():
+            self._sqlite_writer = held = self._writer.connect()
+            self._sqlite_writer_pid = os.getpid()
+        return held
 
     def ping(self) -> None:
         """Raise when the database cannot be reached."""
@@ -118,4 +144,10 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
+        if self._write_lock is not None:
+            with self._write_lock:
+                if self._sqlite_writer is not None and self._sqlite_writer_pid == os.getpid():
+                    self._sqlite_writer.close()
+                self._sqlite_writer = None
+            self._write_lock.close()
         self.engine.dispose()

@@ -8,7 +8,9 @@ ints/categoricals) are skipped in favour of later points of the sequence.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -22,11 +24,20 @@ from service.space.search_space import SearchSpace
 
 EXTRA_DRAWS_MAX = 256
 FEASIBLE_ROUNDS = 64  # extra rounds of EXTRA_DRAWS_MAX points when constraints reject points
+ENGINE_CACHE_SIZE = 256
 
 
 def _engine_seed(seed: int) -> int:
     """Map any Python int to a valid torch generator seed."""
     return int(seed) % (2**63)
+
+
+@lru_cache(maxsize=ENGINE_CACHE_SIZE)
+def _scrambled_engine(dimension: int, seed: int) -> tuple[SobolEngine, threading.Lock]:
+    """The study's scrambled engine and the lock its users hold: building one (the random scramble
+    matrices) cost more than the rest of a random suggest, and ``reset`` brings a cached one back to
+    the first point of the same sequence."""
+    return SobolEngine(dimension=dimension, scramble=True, seed=seed), threading.Lock()
 
 
 def draw_sobol(
@@ -58,9 +69,28 @@ def draw_sobol(
     Returns:
         ``(count, D)`` encoded, canonical points.
     """
-    engine = SobolEngine(dimension=space.dim, scramble=True, seed=_engine_seed(seed))
-    if start > 0:
-        engine.fast_forward(start)
+    engine, lock = _scrambled_engine(space.dim, _engine_seed(seed))
+    with lock:
+        engine.reset()
+        if start > 0:
+            engine.fast_forward(start)
+        candidates = _candidates(engine, space, count, avoid, dtype, device, feasible, fixed)
+    if avoid is None:
+        avoid = candidates[:0]
+    chosen = select_distinct(candidates, avoid, count)
+    if chosen.shape[0] < count:  # space nearly exhausted: allow repeats, fresh ones first
+        rest = candidates[~is_duplicate(candidates, chosen)] if chosen.shape[0] else candidates
+        chosen = torch.cat([chosen, rest[: count - chosen.shape[0]]])
+        if chosen.shape[0] < count:
+            chosen = torch.cat([chosen, candidates[: count - chosen.shape[0]]])
+    return chosen
+
+
+def _candidates(engine: SobolEngine, space: SearchSpace, count: int, avoid: Tensor | None, dtype: torch.dtype,
+                device: torch.device | None, feasible: Callable[[Tensor], Tensor] | None,
+                fixed: dict[int, float] | None) -> Tensor:
+    """The next points of ``engine``, encoded, with ``fixed`` applied: ``count`` plus some spares to skip
+    repeats, and only admissible ones (reading further along the sequence) when ``feasible`` is given."""
     extra = min(4 * count + 16, EXTRA_DRAWS_MAX)
     unit = engine.draw(count + extra, dtype=torch.float64)
     candidates = space.apply_fixed(space.unit_to_encoded(unit), fixed or {}).to(dtype=dtype, device=device)
@@ -75,15 +105,7 @@ def draw_sobol(
             candidates = torch.cat([candidates, more[feasible(more)]])
         if candidates.shape[0] == 0:
             raise ValueError("no point of the Sobol sequence satisfies the parameter constraints")
-    if avoid is None:
-        avoid = candidates[:0]
-    chosen = select_distinct(candidates, avoid, count)
-    if chosen.shape[0] < count:  # space nearly exhausted: allow repeats, fresh ones first
-        rest = candidates[~is_duplicate(candidates, chosen)] if chosen.shape[0] else candidates
-        chosen = torch.cat([chosen, rest[: count - chosen.shape[0]]])
-        if chosen.shape[0] < count:
-            chosen = torch.cat([chosen, candidates[: count - chosen.shape[0]]])
-    return chosen
+    return candidates
 
 
 class SobolPolicy(Policy):

@@ -20,7 +20,7 @@ _OPEN = ("pending", "expired")
 def fail(db: Database, study_id: str, trial_id: str, reason: str | None = None, *, owner: str | None = None) -> Trial:
     """Mark a pending or expired trial failed (the evaluation crashed or gave no value)."""
     with db.write() as session:
-        load_study(session, study_id, owner=owner)
+        load_study(session, study_id, owner=owner, lock=True)
         record = load_trial(session, study_id, trial_id, lock=True)
         if record.state == "failed" and record.fail_reason == reason:
             return Trial.from_record(record)  # a repeat of the applied call (a retry)
@@ -38,7 +38,7 @@ def fail(db: Database, study_id: str, trial_id: str, reason: str | None = None, 
 def abandon(db: Database, study_id: str, trial_id: str, *, owner: str | None = None) -> Trial:
     """Give a pending or expired trial back unevaluated; it no longer counts as pending."""
     with db.write() as session:
-        load_study(session, study_id, owner=owner)
+        load_study(session, study_id, owner=owner, lock=True)
         record = load_trial(session, study_id, trial_id, lock=True)
         if record.state == "abandoned":
             return Trial.from_record(record)  # a repeat of the applied call (a retry)
@@ -61,7 +61,7 @@ def heartbeat(db: Database, study_id: str, trial_id: str, *, owner: str | None =
     heartbeat is refused with ConflictError (its observation is still accepted).
     """
     with db.write() as session:
-        study = load_study(session, study_id, owner=owner)
+        study = load_study(session, study_id, owner=owner, lock=True)
         record = load_trial(session, study_id, trial_id, lock=True)
         now = utcnow()
         if record.state == "pending" and record.lease_expires_at is not None and record.lease_expires_at < now:

@@ -72,23 +72,34 @@ def observe(
         raise InvalidInputError("give exactly one of trial_id or params", field="trial_id")
     if trial_id is None:
         return _observe_outside(db, study_id, params, values, noise_sd, owner)
-    with db.write_connection() as connection:
-        study = statements.study_row(connection, study_id, owner)
-        clean_values = check_values(study, values, "values", allow_missing=False)
-        clean_noise = _check_noise(study, noise_sd)
-        row = statements.complete_open_trial(connection, study_id, trial_id, clean_values, clean_noise, utcnow())
-        if row is None:  # not observable: a retry, a conflict, or no such trial
-            row = statements.trial_row(connection, study_id, trial_id)
-            if row.state == "completed" and row.values == clean_values and row.noise_sd == clean_noise:
-                return statements.trial_views(connection, [row])[0]  # a repeat of the applied call: same answer
-            if row.state == "completed":
-                raise ConflictError(
-                    f"trial '{trial_id}' is already completed with values {row.values}; "
-                    f"an observation is recorded once (this one has {clean_values})"
-                )
-            raise ConflictError(f"trial '{trial_id}' is {row.state} and cannot be observed")
-        statements.bump_version(connection, study_id)
-        return statements.trial_views(connection, [row])[0]
+    try:
+        with db.write_connection() as connection:
+            study = statements.count_change(connection, study_id, owner)
+            clean_values = check_values(study, values, "values", allow_missing=False)
+            clean_noise = _check_noise(study, noise_sd)
+            row = statements.complete_open_trial(connection, study_id, trial_id, clean_values, clean_noise, utcnow())
+            if row is None:  # not observable: a retry, a conflict, or no such trial
+                row = statements.trial_row(connection, study_id, trial_id)
+                if row.state == "completed" and row.values == clean_values and row.noise_sd == clean_noise:
+                    raise _AlreadyObserved(statements.trial_views(connection, [row])[0])
+                if row.state == "completed":
+                    raise ConflictError(
+                        f"trial '{trial_id}' is already completed with values {row.values}; "
+                        f"an observation is recorded once (this one has {clean_values})"
+                    )
+                raise ConflictError(f"trial '{trial_id}' is {row.state} and cannot be observed")
+            return statements.trial_views(connection, [row])[0]
+    except _AlreadyObserved as repeat:
+        return repeat.trial  # a repeat of the applied call (a client's retry): same answer, nothing counted
+
+
+class _AlreadyObserved(Exception):
+    """Raised inside the write transaction to roll it back (the version count included) and answer with
+    the trial as it was stored."""
+
+    def __init__(self, trial: Trial) -> None:
+        super().__init__("the trial is already completed with these values")
+        self.trial = trial
 
 
 def _observe_outside(db: Database, study_id: str, params: Mapping[str, Any], values: Mapping[str, Any],

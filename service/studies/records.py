@@ -15,6 +15,10 @@ def load_study(session: Session, study_id: str, *, owner: str | None = None, loc
     """The study record, locked for update when ``lock`` (PostgreSQL row lock; SQLite already
     holds the database write lock in a write transaction).
 
+    Lock order: a write transaction that changes a study's trials locks the study's row first, then
+    the trials (every such transaction bumps the study's version, which locks the row anyway), so two
+    transactions never wait for each other's locks in a cycle on PostgreSQL.
+
     ``owner`` restricts the lookup to that principal's studies (None: any study, for admins); a
     study of another principal is reported as not found, so its existence is not revealed.
     Raises NotFoundError.

@@ -113,6 +113,7 @@ def _context(session, study: StudyRecord, record: TrialRecord, step: int) -> Sto
 def _stop(db: Database, study_id: str, trial_id: str, step: int) -> Trial | None:
     """Mark the trial early-stopped with its last values; None when it moved on meanwhile."""
     with db.write() as session:
+        load_study(session, study_id, lock=True)
         record = load_trial(session, study_id, trial_id, lock=True)
         if record.state != "pending" or not record.reports or record.reports[-1].step != step:
             return None

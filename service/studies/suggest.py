@@ -55,7 +55,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import torch
@@ -161,28 +161,48 @@ def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, c
     """Suggest for a policy that reads no history: held trials, queued trials and the policy's
     points, all in one short write transaction (the policy only continues its Sobol sequence, no
     model is fitted), so concurrent suggests neither wait for a study lock nor start over.
-    Runs on Core statements (``trial_statements``): this is the call every client makes per trial."""
-    with db.write_connection() as connection:
-        study = statements.study_row(connection, study_id, owner, lock=True)
-        if client_id is not None:
-            held = statements.held_rows(connection, study_id, client_id, count, utcnow())
+
+    This is the call every client of a random study makes per trial, so it runs on Core statements
+    (``trial_statements``) and reads the study while it reserves the trial numbers: one statement
+    locks, checks and numbers. Numbers that queued trials make unnecessary are given back; when the
+    client holds trials, the transaction is rolled back and those are the answer."""
+    try:
+        with db.write_connection() as connection:
+            study = statements.count_change(connection, study_id, owner, reserve=count)
+            first = study.next_trial_number - count
+            now = utcnow()
+            queued, held = statements.queued_and_held_rows(connection, study_id, client_id, now)
             if held:
-                return statements.trial_views(connection, held)
-        columns = fixed_columns(study, fixed)
-        claimed = claimable(statements.queued_rows(connection, study_id), fixed)[:count]
-        space = search_space(study)
-        X = torch.empty(0, space.dim, dtype=torch.float64)
-        policy = "queued"
-        if count > len(claimed):
-            request = build_request(study, [], [], count - len(claimed), fixed=columns)
-            started = time.perf_counter()
-            suggestion = get_policy(study.surrogate).suggest(request)
-            elapsed = time.perf_counter() - started
-            SUGGEST_SECONDS.labels(study.surrogate).observe(elapsed)
-            logger.info("suggest study=%s count=%d policy=%s seconds=%.3f (no history read)",
-                        study_id, count - len(claimed), suggestion.policy, elapsed)
-            X, policy = suggestion.X, suggestion.policy
-        return store_trials(connection, study, space, claimed, X, client_id, policy)
+                raise _HeldTrials(statements.trial_views(connection, held[:count]))
+            columns = fixed_columns(study, fixed)
+            claimed = claimable(queued, fixed)[:count]
+            if claimed:
+                statements.set_next_number(connection, study_id, first + count - len(claimed))
+            space = search_space(study)
+            X = torch.empty(0, space.dim, dtype=torch.float64)
+            policy = "queued"
+            if count > len(claimed):
+                request = build_request(study, [], [], count - len(claimed), fixed=columns, n_suggested=first)
+                started = time.perf_counter()
+                suggestion = get_policy(study.surrogate).suggest(request)
+                elapsed = time.perf_counter() - started
+                SUGGEST_SECONDS.labels(study.surrogate).observe(elapsed)
+                logger.info("suggest study=%s count=%d policy=%s seconds=%.3f (no history read)",
+                            study_id, count - len(claimed), suggestion.policy, elapsed)
+                X, policy = suggestion.X, suggestion.policy
+            return store_trials(connection, study_id, study.lease_seconds, first, space, claimed, X, client_id,
+                                policy, now)
+    except _HeldTrials as answer:
+        return answer.trials
+
+
+class _HeldTrials(Exception):
+    """Raised inside the write transaction to roll it back (its number reservation included) and answer
+    with the trials the client already holds."""
+
+    def __init__(self, trials: list[Trial]) -> None:
+        super().__init__("the client holds live pending trials")
+        self.trials = trials
 
 
 def fixed_columns(study: StudyRecord, fixed: Mapping[str, Any]) -> dict[int, float]:
@@ -271,30 +291,28 @@ def commit(
                 return None
             X = _avoid_new_trials(session, study_id, snapshot, X)
         X = _fit_to(snapshot, X, snapshot.request.count - len(claimed))
-        return store_trials(session.connection(), study, space, claimed, X, client_id, suggestion.policy)
+        connection = session.connection()
+        row = statements.count_change(connection, study_id, reserve=X.shape[0])
+        return store_trials(connection, study_id, row.lease_seconds, row.next_trial_number - X.shape[0], space,
+                            claimed, X, client_id, suggestion.policy, utcnow())
 
 
-def store_trials(connection: Connection, study: Any, space: SearchSpace, claimed: Sequence[Any], X: torch.Tensor,
-                 client_id: str | None, policy: str) -> list[Trial]:
-    """Hand out the ``claimed`` queued trials and create one pending trial per row of ``X`` ``(k, D)``
-    (inside the caller's write transaction, the study row locked; ``study`` and ``claimed`` are rows or
-    records of the studies and trials tables). Expires run-out leases on the way."""
-    now = utcnow()
-    expired = statements.expire_leases(connection, study.id, now)
-    lease_until = now + timedelta(seconds=study.lease_seconds)
+def store_trials(connection: Connection, study_id: str, lease_seconds: int, first_number: int, space: SearchSpace,
+                 claimed: Sequence[Any], X: torch.Tensor, client_id: str | None, policy: str,
+                 now: datetime) -> list[Trial]:
+    """Hand out the ``claimed`` queued trials (rows or records) and create one pending trial per row of
+    ``X`` ``(k, D)``, numbered from ``first_number`` (numbers the caller reserved), inside the caller's
+    write transaction with the study row locked. Expires run-out leases on the way."""
+    statements.expire_leases(connection, study_id, now)
+    lease_until = now + timedelta(seconds=lease_seconds)
     statements.claim(connection, [t.id for t in claimed], client_id, lease_until)
     trials = [replace(Trial.of(t), state="pending", client_id=client_id, lease_expires_at=lease_until) for t in claimed]
-    number = study.next_trial_number
-    rows = []
-    for params in space.decode_many(X):
-        rows.append({
-            "id": new_id(), "study_id": study.id, "number": number, "params": params, "state": "pending",
-            "values": None, "noise_sd": None, "client_id": client_id, "source": "suggested", "policy": policy,
-            "fail_reason": None, "created_at": now, "completed_at": None, "lease_expires_at": lease_until,
-        })
-        number += 1
+    rows = [{
+        "id": new_id(), "study_id": study_id, "number": first_number + i, "params": params, "state": "pending",
+        "values": None, "noise_sd": None, "client_id": client_id, "source": "suggested", "policy": policy,
+        "fail_reason": None, "created_at": now, "completed_at": None, "lease_expires_at": lease_until,
+    } for i, params in enumerate(space.decode_many(X))]
     statements.insert_trials(connection, rows)
-    statements.advance_study(connection, study.id, number, changes=2 if expired else 1)
     return trials + [Trial(**{**row, "params": dict(row["params"])}) for row in rows]
 
 

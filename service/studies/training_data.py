@@ -103,12 +103,14 @@ def build_request(
     pending: list[TrialRecord],
     count: int,
     fixed: Mapping[int, float] | None = None,
+    n_suggested: int | None = None,
 ) -> SuggestRequest:
     """A policy request from the completed and pending trials of ``study``.
 
     ``pending`` includes queued trials (enqueued, not handed out yet); ``fixed`` holds columns
     for this call. ``y`` is oriented for maximisation. Known noise (``noise_sd``) is used only when every
-    completed trial reports it; otherwise the policy infers the noise level.
+    completed trial reports it; otherwise the policy infers the noise level. ``n_suggested`` (the
+    number of the first new trial) defaults to the study's ``next_trial_number``.
     """
     space = search_space(study)
     objective = study.objectives[0]["name"]
@@ -131,7 +133,7 @@ def build_request(
         pending=X_pending.to(dtype),
         count=count,
         seed=study.seed,
-        n_suggested=study.next_trial_number,
+        n_suggested=study.next_trial_number if n_suggested is None else n_suggested,
         n_initial=study.initial_design_size,
         cache_key=study.id,
         surrogate_options=dict(study.surrogate_options or {}),

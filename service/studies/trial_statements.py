@@ -11,8 +11,11 @@ column names, so a study row serves the domain functions that read a ``StudyReco
 (``search_space``, ``build_request``, ``check_values``) and a trial row those that read a
 ``TrialRecord``'s. The ORM stays for everything else (readability first where a call is rare).
 
-Locks: ``study_row(..., lock=True)`` is ``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite every
-write transaction already holds the database lock (``BEGIN IMMEDIATE``, see ``service.db.engine``).
+Locks: a write transaction locks the study's row first (``count_change``: an ``UPDATE`` that returns
+the row, so the study is read, checked and locked in one statement), then trials, the order every
+write on a study's trials keeps (``records.load_study``), so two never wait for each other in a cycle
+on PostgreSQL. On SQLite every write transaction holds the database lock from its start
+(``BEGIN IMMEDIATE``, see ``service.db.engine``).
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, bindparam, insert, select, update
-from sqlalchemy.sql import Select
+from sqlalchemy import Connection, Integer, Row, and_, bindparam, insert, or_, select, update
+from sqlalchemy.sql import Update
 
 from service.db.models import StudyRecord, TrialRecord, TrialReportRecord
 from service.errors import NotFoundError
@@ -38,15 +41,17 @@ REPORTS = TrialReportRecord.__table__
 OBSERVABLE_STATES = ("pending", "expired", "queued")
 
 # Bind parameter names never equal a column name: those are reserved for INSERT/UPDATE values.
-_HELD = (
-    select(TRIALS)
-    .where(TRIALS.c.study_id == bindparam("b_study"), TRIALS.c.client_id == bindparam("b_client"),
-           TRIALS.c.state == "pending", TRIALS.c.lease_expires_at >= bindparam("b_now"))
-    .order_by(TRIALS.c.number)
-    .limit(bindparam("b_count", type_=Integer))
-)
 _QUEUED = (
     select(TRIALS).where(TRIALS.c.study_id == bindparam("b_study"), TRIALS.c.state == "queued")
+    .order_by(TRIALS.c.number)
+)
+# The queued trials and those a client holds (live pending trials suggested to it), in one query.
+_QUEUED_OR_HELD = (
+    select(TRIALS)
+    .where(TRIALS.c.study_id == bindparam("b_study"),
+           or_(TRIALS.c.state == "queued",
+               and_(TRIALS.c.state == "pending", TRIALS.c.client_id == bindparam("b_client"),
+                    TRIALS.c.lease_expires_at >= bindparam("b_now"))))
     .order_by(TRIALS.c.number)
 )
 _EXPIRE = (
@@ -61,12 +66,22 @@ _CLAIM = (
     .values(state="pending", client_id=bindparam("b_client"), lease_expires_at=bindparam("b_lease"))
 )
 _INSERT = insert(TRIALS)
-_ADVANCE = (
-    update(STUDIES)
-    .where(STUDIES.c.id == bindparam("b_study"))
-    .values(next_trial_number=bindparam("b_next"), version=STUDIES.c.version + bindparam("b_changes", type_=Integer))
-)
-_BUMP = update(STUDIES).where(STUDIES.c.id == bindparam("b_study")).values(version=STUDIES.c.version + 1)
+_SET_NEXT = update(STUDIES).where(STUDIES.c.id == bindparam("b_study")).values(next_trial_number=bindparam("b_next"))
+
+
+@cache
+def _study_change(by_owner: bool, reserve: bool) -> Update:
+    """``version + 1`` (and ``next_trial_number + b_count`` when ``reserve``) on the study's row, which it
+    locks, returning the row as it is then."""
+    query = update(STUDIES).where(STUDIES.c.id == bindparam("b_study"))
+    if by_owner:
+        query = query.where(STUDIES.c.owner == bindparam("b_owner"))
+    values = {"version": STUDIES.c.version + 1}
+    if reserve:
+        values["next_trial_number"] = STUDIES.c.next_trial_number + bindparam("b_count", type_=Integer)
+    return query.values(**values).returning(*STUDIES.c)
+
+
 _TRIAL = select(TRIALS).where(TRIALS.c.id == bindparam("b_trial"), TRIALS.c.study_id == bindparam("b_study"))
 _COMPLETE = (
     update(TRIALS)
@@ -83,35 +98,36 @@ _REPORTS = (
 )
 
 
-@cache
-def _study_statement(by_owner: bool, lock: bool) -> Select:
-    query = select(STUDIES).where(STUDIES.c.id == bindparam("b_study"))
-    if by_owner:
-        query = query.where(STUDIES.c.owner == bindparam("b_owner"))
-    return query.with_for_update() if lock else query
-
-
-def study_row(connection: Connection, study_id: str, owner: str | None = None, *, lock: bool = False) -> Row:
-    """The study's row (every column), locked for update when ``lock``; NotFoundError when it does not
+def count_change(connection: Connection, study_id: str, owner: str | None = None, *, reserve: int = 0) -> Row:
+    """Count a change to the study's trials (``version + 1``) and reserve the next ``reserve`` trial
+    numbers, in one ``UPDATE ... RETURNING`` that also locks the study's row (the first lock a write
+    transaction on a study takes: study row, then trials). Returns the row after the update (every
+    column; the reserved numbers end at its ``next_trial_number``); NotFoundError when the study does not
     exist or belongs to another ``owner`` (None: any owner)."""
     parameters: dict[str, Any] = {"b_study": study_id}
     if owner is not None:
         parameters["b_owner"] = owner
-    row = connection.execute(_study_statement(owner is not None, lock), parameters).one_or_none()
+    if reserve:
+        parameters["b_count"] = reserve
+    row = connection.execute(_study_change(owner is not None, reserve > 0), parameters).one_or_none()
     if row is None:
         raise NotFoundError(f"study '{study_id}' not found")
     return row
 
 
-def held_rows(connection: Connection, study_id: str, client_id: str, count: int, now: datetime) -> list[Row]:
-    """Up to ``count`` live pending trials suggested to ``client_id``, oldest first (see ``held_trials``)."""
-    return list(connection.execute(_HELD, {"b_study": study_id, "b_client": client_id, "b_now": now,
-                                           "b_count": count}))
+def set_next_number(connection: Connection, study_id: str, next_trial_number: int) -> None:
+    """Set the study's ``next_trial_number`` (to give back reserved numbers that were not used)."""
+    connection.execute(_SET_NEXT, {"b_study": study_id, "b_next": next_trial_number})
 
 
-def queued_rows(connection: Connection, study_id: str) -> list[Row]:
-    """The study's queued trials in creation order."""
-    return list(connection.execute(_QUEUED, {"b_study": study_id}))
+def queued_and_held_rows(connection: Connection, study_id: str, client_id: str | None,
+                         now: datetime) -> tuple[list[Row], list[Row]]:
+    """``(queued, held)``: the study's queued trials and the live pending trials suggested to ``client_id``
+    (none without one), each in creation order; one query."""
+    if client_id is None:
+        return list(connection.execute(_QUEUED, {"b_study": study_id})), []
+    rows = list(connection.execute(_QUEUED_OR_HELD, {"b_study": study_id, "b_client": client_id, "b_now": now}))
+    return [r for r in rows if r.state == "queued"], [r for r in rows if r.state == "pending"]
 
 
 def expire_leases(connection: Connection, study_id: str, now: datetime) -> int:
@@ -130,16 +146,6 @@ def insert_trials(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert new trials (``rows``: one dict of column values per trial)."""
     if rows:
         connection.execute(_INSERT, rows)
-
-
-def advance_study(connection: Connection, study_id: str, next_trial_number: int, changes: int) -> None:
-    """Set the study's ``next_trial_number`` and add ``changes`` to its version (one statement)."""
-    connection.execute(_ADVANCE, {"b_study": study_id, "b_next": next_trial_number, "b_changes": changes})
-
-
-def bump_version(connection: Connection, study_id: str) -> None:
-    """Count one change to the study's trials."""
-    connection.execute(_BUMP, {"b_study": study_id})
 
 
 def trial_row(connection: Connection, study_id: str, trial_id: str) -> Row:

@@ -44,6 +44,30 @@ def test_sequence_continues_and_is_reproducible() -> None:
     assert suggestion.policy == "sobol" and suggestion.X.dtype == F64
 
 
+def test_cached_engines_draw_what_a_fresh_engine_draws() -> None:
+    """draw_sobol reuses one scrambled engine per (dimension, seed); interleaved calls at other starts,
+    seeds and in other threads must not leak into a sequence."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from torch.quasirandom import SobolEngine
+
+    space = SearchSpace([FloatParam(name="x", low=0, high=1), FloatParam(name="y", low=-2, high=3)])
+
+    def fresh(seed: int, start: int, count: int) -> torch.Tensor:
+        engine = SobolEngine(dimension=2, scramble=True, seed=seed)
+        if start:
+            engine.fast_forward(start)
+        return space.unit_to_encoded(engine.draw(count, dtype=F64))
+
+    calls = [(seed, start, count) for seed in (3, 4) for start in (0, 1, 5, 37, 1000) for count in (1, 3)]
+    for seed, start, count in calls + calls[::-1]:
+        assert torch.equal(draw_sobol(space, seed, start, count), fresh(seed, start, count)), (seed, start, count)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda c: draw_sobol(space, *c), calls * 4))
+    for (seed, start, count), X in zip(calls * 4, results):
+        assert torch.equal(X, fresh(seed, start, count)), (seed, start, count)
+
+
 def test_points_are_canonical_and_inside_bounds() -> None:
     space = _space()
     X = SobolPolicy().suggest(_request(space, 3, 64)).X

@@ -85,6 +85,23 @@ def test_queued_and_held_trials_come_first(any_client):
     assert [t["id"] for t in again] == [t["id"] for t in first]
 
 
+def test_trial_numbers_stay_dense_when_queued_or_held_trials_answer(any_client):
+    """The suggest reserves its numbers as it locks the study; a queued trial gives one back, and held
+    trials roll the reservation back, so no number (and no point of the Sobol sequence) is skipped."""
+    sid = _study(any_client, CONTINUOUS)
+    queued = any_client.post(f"/v1/studies/{sid}/trials", json={"params": {"x": 1.5, "n": 2}}).json()
+    batch = any_client.post(f"/v1/studies/{sid}/suggest", json={"count": 3, "client_id": "w1"}).json()["trials"]
+    assert [t["number"] for t in batch] == [0, 1, 2] and batch[0]["id"] == queued["id"]
+    held = any_client.post(f"/v1/studies/{sid}/suggest", json={"count": 3, "client_id": "w1"}).json()["trials"]
+    assert [t["id"] for t in held] == [t["id"] for t in batch]
+    (other,) = any_client.post(f"/v1/studies/{sid}/suggest", json={"client_id": "w2"}).json()["trials"]
+    assert other["number"] == 3
+    space = SearchSpace(validate_parameter_list(CONTINUOUS))
+    assert space.decode(draw_sobol(space, seed=7, start=3, count=1)[0]) == other["params"]
+    counts = any_client.get(f"/v1/studies/{sid}").json()["trial_counts"]
+    assert counts["pending"] == 4 and counts["queued"] == 0
+
+
 def test_a_space_whose_draws_can_repeat_still_reads_history(client, monkeypatch):
     calls: list[str] = []
     original = suggest_module.take_snapshot
@@ -127,8 +144,9 @@ def test_a_repeated_random_suggest_opens_one_transaction_and_still_checks_the_st
         any_client.post(f"/v1/studies/{sid}/suggest", json={})
     begins = [s for s in seen if s.startswith("BEGIN")]
     assert len(begins) == 1 or (not begins and database.url.get_backend_name() != "sqlite")
-    study_reads = [s for s in seen if s.lstrip().startswith("SELECT studies.")]
-    assert len(study_reads) == 1  # the write transaction still loads (and locks) the study
+    on_study = [s for s in seen if s.lstrip().startswith(("SELECT studies.", "UPDATE studies"))]
+    # the write transaction still reads (and locks) the study: in the statement that reserves the number
+    assert len(on_study) == 1 and on_study[0].lstrip().startswith("UPDATE studies") and "RETURNING" in on_study[0]
     # what the process remembers is only which path to take: a deleted study is still not found
     assert any_client.delete(f"/v1/studies/{sid}").status_code == 204
     gone = any_client.post(f"/v1/studies/{sid}/suggest", json={})

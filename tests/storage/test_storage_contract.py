@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from service.db.models import TrialRecord
+from service.db.models import StudyRecord, TrialRecord
 from service.db.types import utcnow
 from service.space.params import CategoricalParam, FloatParam, IntParam
-from service.studies import catalog, lifecycle, observe, queries, suggest
+from service.studies import catalog, enqueue, lifecycle, observe, queries, suggest
 from service.errors import ConflictError, InvalidInputError, NotFoundError
 from service.studies.spec import Objective, StudySpec
 
@@ -89,6 +89,35 @@ def test_observe_transitions(database):
         lifecycle.fail(database, study.id, a.id)
     counts = catalog.get_study(database, study.id).trial_counts
     assert counts == {"pending": 0, "completed": 1, "failed": 1, "abandoned": 1, "expired": 0, "early_stopped": 0, "queued": 0}
+
+
+def _version(database, study_id: str) -> int:
+    with database.read() as session:
+        return session.scalars(select(StudyRecord.version).where(StudyRecord.id == study_id)).one()
+
+
+def test_a_repeated_or_refused_observe_changes_nothing(database):
+    study = catalog.create_study(database, make_spec())
+    (trial,) = suggest.suggest(database, study.id)
+    done = observe.observe(database, study.id, trial_id=trial.id, values={"loss": 1.5}, noise_sd={"loss": 0.1})
+    version = _version(database, study.id)
+    again = observe.observe(database, study.id, trial_id=trial.id, values={"loss": 1.5}, noise_sd={"loss": 0.1})
+    assert again == done  # a client's retry: the stored trial, unchanged
+    for call in (dict(values={"loss": 1.5}), dict(values={"loss": 1.5}, noise_sd={"loss": 0.2})):
+        with pytest.raises(ConflictError):
+            observe.observe(database, study.id, trial_id=trial.id, **call)
+    with pytest.raises(NotFoundError):  # another principal's study is not found, whatever the values
+        observe.observe(database, study.id, trial_id=trial.id, values={"nope": 1.0}, owner="mallory")
+    assert _version(database, study.id) == version
+
+
+def test_a_queued_trial_can_be_observed_directly(database):
+    study = catalog.create_study(database, make_spec())
+    queued = enqueue.enqueue(database, study.id, {"x": 0.5, "n": 2, "c": "a"})
+    done = observe.observe(database, study.id, trial_id=queued.id, values={"loss": 0.25})
+    assert done.state == "completed" and done.params == queued.params and done.values == {"loss": 0.25}
+    (fresh,) = suggest.suggest(database, study.id)
+    assert fresh.id != queued.id and fresh.number == queued.number + 1
 
 
 def test_bad_observations_leave_nothing_written(database):
