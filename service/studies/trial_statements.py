@@ -89,7 +89,9 @@ _COMPLETE = (
            TRIALS.c.state.in_(OBSERVABLE_STATES))
     .values(state="completed", values=bindparam("b_values"), noise_sd=bindparam("b_noise"),
             completed_at=bindparam("b_now"), lease_expires_at=None)
-    .returning(*TRIALS.c)
+    # whether the trial has reports, so that its view reads them only then (most trials have none)
+    .returning(*TRIALS.c, select(REPORTS.c.step).where(REPORTS.c.trial_id == TRIALS.c.id).exists().label(
+        "has_reports"))
 )
 _REPORTS = (
     select(REPORTS.c.trial_id, REPORTS.c.step, REPORTS.c["values"])
@@ -159,16 +161,18 @@ def trial_row(connection: Connection, study_id: str, trial_id: str) -> Row:
 def complete_open_trial(connection: Connection, study_id: str, trial_id: str, values: dict[str, float],
                         noise_sd: dict[str, float] | None, now: datetime) -> Row | None:
     """Complete the trial when it is in one of ``OBSERVABLE_STATES`` (one ``UPDATE ... RETURNING``, which
-    also locks it); its new row, or None when it is in another state or not in the study."""
+    also locks it); its new row (with ``has_reports``), or None when it is in another state or not in
+    the study."""
     return connection.execute(_COMPLETE, {"b_trial": trial_id, "b_study": study_id, "b_values": values,
                                           "b_noise": noise_sd, "b_now": now}).one_or_none()
 
 
 def trial_views(connection: Connection, rows: Iterable[Row]) -> list[Trial]:
-    """The views of trial rows, with their intermediate values (one query for all of them)."""
+    """The views of trial rows, with their intermediate values (one query for all of them; none when
+    every row says ``has_reports`` is false)."""
     rows = list(rows)
-    if not rows:
-        return []
+    if not any(getattr(row, "has_reports", True) for row in rows):
+        return [Trial.of(row) for row in rows]
     reported: dict[str, list[tuple[int, dict]]] = {}
     for trial_id, step, values in connection.execute(_REPORTS, {"b_ids": [r.id for r in rows]}):
         reported.setdefault(trial_id, []).append((step, values))

@@ -51,7 +51,8 @@ def test_reports_are_stored_and_validated(any_client):
     listed = client.get(f"/v1/studies/{sid}/trials").json()["items"][0]
     assert listed["intermediate_values"] == [{"step": 0, "values": {"err": 0.9}}, {"step": 3, "values": {"err": 0.5}}]
 
-    assert client.post(f"/v1/studies/{sid}/observe", json={"trial_id": trial["id"], "values": {"err": 0.3}}).status_code == 200
+    observed = client.post(f"/v1/studies/{sid}/observe", json={"trial_id": trial["id"], "values": {"err": 0.3}})
+    assert observed.status_code == 200 and observed.json()["intermediate_values"] == listed["intermediate_values"]
     late = _report(client, sid, trial["id"], 10, 0.2)
     assert late.status_code == 409 and late.json()["code"] == "conflict"
     missing = _report(client, sid, "nope", 1, 0.2)
