@@ -59,7 +59,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import torch
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.orm import Session
 
 from service.db import Database
@@ -168,10 +168,12 @@ def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, c
     client holds trials, the transaction is rolled back and those are the answer."""
     try:
         with db.write_connection() as connection:
-            study = statements.count_change(connection, study_id, owner, reserve=count)
-            first = study.next_trial_number - count
             now = utcnow()
-            queued, held = statements.queued_and_held_rows(connection, study_id, client_id, now)
+            study = statements.reserve_numbers(connection, study_id, owner, count, client_id, now)
+            first = study.next_trial_number - count
+            queued, held = [], []
+            if study.has_queued or getattr(study, "has_held", False):
+                queued, held = statements.queued_and_held_rows(connection, study_id, client_id, now)
             if held:
                 raise _HeldTrials(statements.trial_views(connection, held[:count]))
             columns = fixed_columns(study, fixed)
@@ -190,8 +192,7 @@ def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, c
                 logger.info("suggest study=%s count=%d policy=%s seconds=%.3f (no history read)",
                             study_id, count - len(claimed), suggestion.policy, elapsed)
                 X, policy = suggestion.X, suggestion.policy
-            return store_trials(connection, study_id, study.lease_seconds, first, space, claimed, X, client_id,
-                                policy, now)
+            return store_trials(connection, study, first, space, claimed, X, client_id, policy, now)
     except _HeldTrials as answer:
         return answer.trials
 
@@ -291,20 +292,23 @@ def commit(
                 return None
             X = _avoid_new_trials(session, study_id, snapshot, X)
         X = _fit_to(snapshot, X, snapshot.request.count - len(claimed))
-        connection = session.connection()
-        row = statements.count_change(connection, study_id, reserve=X.shape[0])
-        return store_trials(connection, study_id, row.lease_seconds, row.next_trial_number - X.shape[0], space,
-                            claimed, X, client_id, suggestion.policy, utcnow())
+        connection, now = session.connection(), utcnow()
+        row = statements.reserve_numbers(connection, study_id, None, X.shape[0], None, now)
+        return store_trials(connection, row, row.next_trial_number - X.shape[0], space, claimed, X, client_id,
+                            suggestion.policy, now)
 
 
-def store_trials(connection: Connection, study_id: str, lease_seconds: int, first_number: int, space: SearchSpace,
-                 claimed: Sequence[Any], X: torch.Tensor, client_id: str | None, policy: str,
-                 now: datetime) -> list[Trial]:
+def store_trials(connection: Connection, study: Row, first_number: int, space: SearchSpace, claimed: Sequence[Any],
+                 X: torch.Tensor, client_id: str | None, policy: str, now: datetime) -> list[Trial]:
     """Hand out the ``claimed`` queued trials (rows or records) and create one pending trial per row of
-    ``X`` ``(k, D)``, numbered from ``first_number`` (numbers the caller reserved), inside the caller's
-    write transaction with the study row locked. Expires run-out leases on the way."""
-    statements.expire_leases(connection, study_id, now)
-    lease_until = now + timedelta(seconds=lease_seconds)
+    ``X`` ``(k, D)``, numbered from ``first_number``, inside the caller's write transaction. ``study`` is
+    the row :func:`~service.studies.trial_statements.reserve_numbers` returned when it reserved the
+    numbers and locked the study. Expires run-out leases on the way (when its ``earliest_lease`` says any
+    ran out)."""
+    study_id = study.id
+    if study.earliest_lease is not None and study.earliest_lease < now:
+        statements.expire_leases(connection, study_id, now)
+    lease_until = now + timedelta(seconds=study.lease_seconds)
     statements.claim(connection, [t.id for t in claimed], client_id, lease_until)
     trials = [replace(Trial.of(t), state="pending", client_id=client_id, lease_expires_at=lease_until) for t in claimed]
     rows = [{

@@ -11,8 +11,8 @@ column names, so a study row serves the domain functions that read a ``StudyReco
 (``search_space``, ``build_request``, ``check_values``) and a trial row those that read a
 ``TrialRecord``'s. The ORM stays for everything else (readability first where a call is rare).
 
-Locks: a write transaction locks the study's row first (``count_change``: an ``UPDATE`` that returns
-the row, so the study is read, checked and locked in one statement), then trials, the order every
+Locks: a write transaction locks the study's row first (``count_change``, ``reserve_numbers``: an
+``UPDATE`` that returns the row, so the study is read, checked and locked in one statement), then trials, the order every
 write on a study's trials keeps (``records.load_study``), so two never wait for each other in a cycle
 on PostgreSQL. On SQLite every write transaction holds the database lock from its start
 (``BEGIN IMMEDIATE``, see ``service.db.engine``).
@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Integer, Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.sql import Update
 
 from service.db.models import StudyRecord, TrialRecord, TrialReportRecord
@@ -70,16 +70,32 @@ _SET_NEXT = update(STUDIES).where(STUDIES.c.id == bindparam("b_study")).values(n
 
 
 @cache
-def _study_change(by_owner: bool, reserve: bool) -> Update:
-    """``version + 1`` (and ``next_trial_number + b_count`` when ``reserve``) on the study's row, which it
-    locks, returning the row as it is then."""
+def _study_change(by_owner: bool, reserve: bool, client: bool) -> Update:
+    """``version + 1`` on the study's row, which it locks, returning the row as it is then. With
+    ``reserve``: also ``next_trial_number + b_count``, and what a suggest must know of the study's
+    trials, from subqueries in the same statement: whether any trial is queued (``has_queued``), held by
+    ``b_client`` (``has_held``, with ``client``), and the earliest lease of a pending trial
+    (``earliest_lease``), so that the queries and the expiry they call for run only when needed."""
     query = update(STUDIES).where(STUDIES.c.id == bindparam("b_study"))
     if by_owner:
         query = query.where(STUDIES.c.owner == bindparam("b_owner"))
-    values = {"version": STUDIES.c.version + 1}
-    if reserve:
-        values["next_trial_number"] = STUDIES.c.next_trial_number + bindparam("b_count", type_=Integer)
-    return query.values(**values).returning(*STUDIES.c)
+    if not reserve:
+        return query.values(version=STUDIES.c.version + 1).returning(*STUDIES.c)
+    query = query.values(version=STUDIES.c.version + 1,
+                         next_trial_number=STUDIES.c.next_trial_number + bindparam("b_count", type_=Integer))
+    # The study by its id, not by correlation to the updated row: RETURNING renders columns without
+    # their table, so a correlated ``studies.id`` would read as the subquery's own ``trials.id``.
+    of_study = TRIALS.c.study_id == bindparam("b_study")
+    extras = [
+        select(TRIALS.c.id).where(of_study, TRIALS.c.state == "queued").exists().label("has_queued"),
+        select(func.min(TRIALS.c.lease_expires_at)).where(of_study, TRIALS.c.state == "pending")
+        .scalar_subquery().label("earliest_lease"),
+    ]
+    if client:
+        extras.append(select(TRIALS.c.id).where(
+            of_study, TRIALS.c.state == "pending", TRIALS.c.client_id == bindparam("b_client"),
+            TRIALS.c.lease_expires_at >= bindparam("b_now")).exists().label("has_held"))
+    return query.returning(*STUDIES.c, *extras)
 
 
 _TRIAL = select(TRIALS).where(TRIALS.c.id == bindparam("b_trial"), TRIALS.c.study_id == bindparam("b_study"))
@@ -90,7 +106,8 @@ _COMPLETE = (
     .values(state="completed", values=bindparam("b_values"), noise_sd=bindparam("b_noise"),
             completed_at=bindparam("b_now"), lease_expires_at=None)
     # whether the trial has reports, so that its view reads them only then (most trials have none)
-    .returning(*TRIALS.c, select(REPORTS.c.step).where(REPORTS.c.trial_id == TRIALS.c.id).exists().label(
+    # (by the bound id, not by correlation: see _study_change)
+    .returning(*TRIALS.c, select(REPORTS.c.step).where(REPORTS.c.trial_id == bindparam("b_trial")).exists().label(
         "has_reports"))
 )
 _REPORTS = (
@@ -100,18 +117,31 @@ _REPORTS = (
 )
 
 
-def count_change(connection: Connection, study_id: str, owner: str | None = None, *, reserve: int = 0) -> Row:
-    """Count a change to the study's trials (``version + 1``) and reserve the next ``reserve`` trial
-    numbers, in one ``UPDATE ... RETURNING`` that also locks the study's row (the first lock a write
-    transaction on a study takes: study row, then trials). Returns the row after the update (every
-    column; the reserved numbers end at its ``next_trial_number``); NotFoundError when the study does not
+def count_change(connection: Connection, study_id: str, owner: str | None = None) -> Row:
+    """Count a change to the study's trials (``version + 1``) in one ``UPDATE ... RETURNING`` that also
+    locks the study's row (the first lock a write transaction on a study takes: study row, then
+    trials). Returns the row after the update (every column); NotFoundError when the study does not
     exist or belongs to another ``owner`` (None: any owner)."""
-    parameters: dict[str, Any] = {"b_study": study_id}
+    return _change(connection, _study_change(owner is not None, False, False), study_id, owner, {})
+
+
+def reserve_numbers(connection: Connection, study_id: str, owner: str | None, count: int, client_id: str | None,
+                    now: datetime) -> Row:
+    """Like :func:`count_change`, and also reserve the next ``count`` trial numbers (they end at the
+    row's ``next_trial_number``); the row also says ``has_queued``, ``has_held`` (live pending trials of
+    ``client_id`` at ``now``; False without one) and ``earliest_lease`` (of the pending trials)."""
+    extra: dict[str, Any] = {"b_count": count}
+    if client_id is not None:
+        extra.update(b_client=client_id, b_now=now)
+    return _change(connection, _study_change(owner is not None, True, client_id is not None), study_id, owner, extra)
+
+
+def _change(connection: Connection, statement: Update, study_id: str, owner: str | None,
+            extra: dict[str, Any]) -> Row:
+    parameters: dict[str, Any] = {"b_study": study_id, **extra}
     if owner is not None:
         parameters["b_owner"] = owner
-    if reserve:
-        parameters["b_count"] = reserve
-    row = connection.execute(_study_change(owner is not None, reserve > 0), parameters).one_or_none()
+    row = connection.execute(statement, parameters).one_or_none()
     if row is None:
         raise NotFoundError(f"study '{study_id}' not found")
     return row

@@ -102,18 +102,18 @@ def test_dropped_database_connection_gives_503_then_retry_succeeds(fresh_postgre
     app = create_app(Settings(migrate_on_startup=False), database=database)
     import service.studies.trial_statements as statements_module
 
-    real_expire = statements_module.expire_leases
+    real_insert = statements_module.insert_trials
     in_transaction = threading.Event()
     slow = {"on": True}
 
-    def slow_expire(*args, **kwargs):
+    def slow_insert(*args, **kwargs):
         """Runs inside suggest's write transaction: the connection is dropped while it is open."""
         if slow["on"]:
             in_transaction.set()
             time.sleep(1.5)
-        return real_expire(*args, **kwargs)
+        return real_insert(*args, **kwargs)
 
-    monkeypatch.setattr(statements_module, "expire_leases", slow_expire)
+    monkeypatch.setattr(statements_module, "insert_trials", slow_insert)
     database_name = database.url.database
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with TestClient(app, raise_server_exceptions=False) as client:
