@@ -2,7 +2,8 @@
 
 bdlopt: a ``random`` study (two float parameters), ``--clients`` client threads each looping
 suggest -> observe for ``--seconds``, on SQLite with one ``bdlopt serve`` process and on PostgreSQL
-with one and with two processes (clients spread over them). Rate limits are off (local mode).
+with one and with two processes (clients spread over them); ``-wN`` configurations run one
+``bdlopt serve --workers N`` (N processes on one port) instead. Rate limits are off (local mode).
 Optuna: ``RandomSampler`` on ``RDBStorage`` over SQLite, in this process, one thread, ask -> two
 ``suggest_float`` -> tell for the same number of seconds, once before and once after the bdlopt
 configurations (the ratio uses their mean: on a shared machine the load drifts during a run).
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.live_server import ROOT, free_port, wait_until_ready
+from tests.live_server import ROOT, ServerProcess, free_port, wait_until_ready
 from tests.multi_server import server_group
 
 SPACE = [{"name": "x", "type": "float", "low": -5.0, "high": 10.0}, {"name": "y", "type": "float", "low": 0.0, "high": 15.0}]
@@ -153,13 +154,64 @@ def database_for(config: str, directory: Path) -> Iterator[str]:
             yield url
 
 
+def parse_config(config: str) -> tuple[str, str, int]:
+    """``(storage, mode, processes)`` of ``sqlite``, ``postgres-x2``, ``sqlite-w2``, ...; mode "x" (separate
+    processes) or "w" (uvicorn workers of one ``bdlopt serve``)."""
+    storage, _, suffix = config.partition("-")
+    if not suffix:
+        return storage, "x", 1
+    if suffix[0] not in "xw" or not suffix[1:].isdigit():
+        raise SystemExit(f"--configs: unknown configuration {config!r}")
+    return storage, suffix[0], int(suffix[1:])
+
+
+@contextmanager
+def servers(url: str, mode: str, processes: int) -> Iterator[list[str]]:
+    """The base URLs of ``processes`` API processes on ``url``: separate ``bdlopt serve`` processes (mode "x")
+    or one ``bdlopt serve --workers processes`` (mode "w")."""
+    if mode == "w":
+        server = ServerProcess(url, extra_env=SERVER_ENV, args=["--workers", str(processes)])
+        try:
+            server.wait_ready()
+            wait_until_workers_idle(server.process.pid, processes)
+            yield [server.base_url]
+        finally:
+            server.close()
+    else:
+        with server_group(url, count=processes, extra_env=SERVER_ENV) as group:
+            yield group.base_urls
+
+
+def wait_until_workers_idle(pid: int, workers: int, timeout: float = 120.0) -> None:
+    """Block until the ``workers`` worker processes of ``pid`` have finished starting (their CPU time
+    stops growing, read from ``/proc``). The first worker to be ready answers ``/readyz`` and would
+    accept every connection the clients open while the others still import their libraries, and the
+    clients keep their connections for the whole drive."""
+    def cpu_seconds(child: str) -> float:
+        fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    deadline = time.monotonic() + timeout
+    previous: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        now = {child: cpu_seconds(child) for child in children}
+        busy = [child for child in children if now[child] - previous.get(child, -1.0) > 0.02]
+        if len(children) > workers and not busy:  # the workers and uvicorn's resource tracker
+            return
+        previous = now
+        time.sleep(0.5)
+    raise RuntimeError(f"the {workers} workers of process {pid} did not settle within {timeout:.0f} s")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per configuration")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--configs", default="sqlite,postgres,postgres-x2",
-                        help="comma-separated: sqlite, sqlite-x2, postgres, postgres-x2 (-xN: N API processes), "
-                             "ceiling (the no-op app: HTTP alone)")
+                        help="comma-separated: sqlite, sqlite-x2, sqlite-w2, postgres, postgres-x2, postgres-w2 (-xN: "
+                             "N `bdlopt serve` processes on N ports, the clients spread over them; -wN: one "
+                             "`bdlopt serve --workers N`), ceiling (the no-op app: HTTP alone)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     rows = []
@@ -176,13 +228,13 @@ def main(argv: list[str] | None = None) -> None:
                              seconds, errors, rate))
                 print(f"  ceiling: {rate:.1f} trials/s ({errors} errors)", flush=True)
                 continue
-            storage, _, count = config.partition("-x")
-            processes = int(count or 1)
-            with database_for(config, directory) as url, \
-                    server_group(url, count=processes, extra_env=SERVER_ENV) as group:
-                done, seconds, errors = drive(group.base_urls, args.clients, args.seconds, args.seed)
+            storage, mode, processes = parse_config(config)
+            with database_for(config, directory) as url, servers(url, mode, processes) as base_urls:
+                done, seconds, errors = drive(base_urls, args.clients, args.seconds, args.seed)
             rate = done / seconds
-            rows.append((f"bdlopt over HTTP, {args.clients} clients", storage, processes, done, seconds, errors, rate))
+            how = f", `bdlopt serve --workers {processes}`" if mode == "w" else ""
+            rows.append((f"bdlopt over HTTP, {args.clients} clients{how}", storage, processes, done, seconds, errors,
+                         rate))
             print(f"  {config}: {rate:.1f} trials/s ({errors} errors)", flush=True)
         optuna_runs.append(optuna_rate(args.seconds, args.seed, directory / "after"))
         for when, (trials, elapsed) in zip(("before", "after"), optuna_runs):

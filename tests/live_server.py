@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,9 +61,10 @@ class ServerProcess:
     """
 
     def __init__(self, database_url: str, port: int | None = None, extra_env: dict | None = None,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", args: Sequence[str] = ()) -> None:
         self.port = port or free_port()
         self.host = host
+        self.args = list(args)  # more ``bdlopt serve`` arguments, e.g. ``--workers 2``
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "BDLOPT_DATABASE_URL": database_url, "BDLOPT_TORCH_THREADS": "1",
                     **(extra_env or {})}
@@ -76,7 +77,7 @@ class ServerProcess:
         if self.process is not None and self.process.poll() is None:
             raise RuntimeError("the server is still running")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--host", self.host, "--port", str(self.port)],
+            [sys.executable, "-m", "service.cli", "serve", "--host", self.host, "--port", str(self.port), *self.args],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
         )
 
@@ -113,9 +114,10 @@ class ServerProcess:
 
 @contextmanager
 def live_server(database_url: str, port: int | None = None, extra_env: dict | None = None,
-                timeout: float = 60.0) -> Iterator[str]:
-    """Serve on 127.0.0.1:port until the block ends; yields the base URL."""
-    server = ServerProcess(database_url, port, extra_env)
+                timeout: float = 60.0, args: Sequence[str] = ()) -> Iterator[str]:
+    """Serve on 127.0.0.1:port until the block ends (``args``: more ``bdlopt serve`` arguments); yields the
+    base URL."""
+    server = ServerProcess(database_url, port, extra_env, args=args)
     try:
         server.wait_ready(timeout)
         yield server.base_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,8 @@ from service.workers.reaper_loop import ReaperThread
 logger = logging.getLogger(__name__)
 
 API_VERSION = "0.1.0"
+# Set by ``bdlopt serve --workers N`` for its worker processes: whether the server is bound to a loopback address.
+SERVE_LOOPBACK_ENV = "BDLOPT_SERVE_LOOPBACK"
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None,
@@ -102,3 +105,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_ui(app)
     job_openapi.install(app, settings.job_plugin_modules())
     return app
+
+
+def create_app_for_worker() -> FastAPI:
+    """The app of one worker process of ``bdlopt serve --workers N`` (uvicorn starts each worker fresh
+    and calls this factory): settings from the environment the parent process prepared (the database
+    URL resolved, migrations already applied), logging configured again, and the parent's bind
+    address told by ``BDLOPT_SERVE_LOOPBACK``."""
+    from service.observability.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings, loopback=os.environ.get(SERVE_LOOPBACK_ENV) == "1")

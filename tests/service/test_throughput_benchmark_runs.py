@@ -29,3 +29,16 @@ def test_the_http_ceiling_app_answers_the_driver_without_errors():
     assert errors == 0 and done > 0
     # It validates the observe body as bdlopt does, so the comparison is not against a bare socket.
     assert set(trial) >= {"id", "params", "state"} and bad.status_code == 422
+
+
+def test_configurations_parse_and_unknown_ones_are_refused():
+    import pytest
+
+    from benchmarks.throughput import parse_config
+
+    assert parse_config("sqlite") == ("sqlite", "x", 1)
+    assert parse_config("postgres-x2") == ("postgres", "x", 2)
+    assert parse_config("sqlite-w3") == ("sqlite", "w", 3)
+    for bad in ("sqlite-y2", "sqlite-x", "sqlite-wtwo"):
+        with pytest.raises(SystemExit):
+            parse_config(bad)
