@@ -14,7 +14,7 @@ FastAPI app with the same routes and body shapes that stores nothing, served by 
 process like ``bdlopt serve``. Its rate is what HTTP alone allows on this machine; bdlopt's rate
 over it is the share of the time left to the server's own work.
 
-    nice -n 10 python -m benchmarks.throughput [--seconds 15] [--clients 16] [--configs sqlite,postgres,postgres-x2]
+    nice -n 10 python -m benchmarks.throughput [--seconds 15] [--clients 16] [--configs sqlite,sqlite-w2,postgres,postgres-x2]
 
 PostgreSQL comes from BDLOPT_BENCH_POSTGRES_URL (default: the local server, user postgres); a
 database is created for each configuration and dropped after it. Optuna is in the ``bench`` extra.
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per configuration")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--configs", default="sqlite,postgres,postgres-x2",
+    parser.add_argument("--configs", default="sqlite,sqlite-w2,postgres,postgres-w2",
                         help="comma-separated: sqlite, sqlite-x2, sqlite-w2, postgres, postgres-x2, postgres-w2 (-xN: "
                              "N `bdlopt serve` processes on N ports, the clients spread over them; -wN: one "
                              "`bdlopt serve --workers N`), ceiling (the no-op app: HTTP alone)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -60,24 +59,6 @@ def count_change(study: StudyRecord) -> None:
     emitted with the next flush, in the same UPDATE as the row's other changes (one statement less
     on the suggest and observe paths)."""
     study.version = StudyRecord.version + 1
-
-
-def expire_leases(session: Session, study_id: str, now: datetime) -> int:
-    """Mark pending trials whose lease ran out as expired (bumping the study version); returns how many."""
-    result = session.execute(
-        update(TrialRecord)
-        .where(
-            TrialRecord.study_id == study_id,
-            TrialRecord.state == "pending",
-            TrialRecord.lease_expires_at < now,
-        )
-        .values(state="expired")
-        .execution_options(synchronize_session=False)
-    )
-    expired = int(result.rowcount or 0)
-    if expired:
-        bump_version(session, study_id)
-    return expired
 
 
 def trial_counts(session: Session, study_ids: list[str]) -> dict[str, dict[str, int]]:
