@@ -81,7 +81,7 @@ def observe(
             if row is None:  # not observable: a retry, a conflict, or no such trial
                 row = statements.trial_row(connection, study_id, trial_id)
                 if row.state == "completed" and row.values == clean_values and row.noise_sd == clean_noise:
-                    raise _AlreadyObserved(statements.trial_views(connection, [row])[0])
+                    raise statements.RolledBackAnswer(statements.trial_views(connection, [row])[0])
                 if row.state == "completed":
                     raise ConflictError(
                         f"trial '{trial_id}' is already completed with values {row.values}; "
@@ -89,17 +89,8 @@ def observe(
                     )
                 raise ConflictError(f"trial '{trial_id}' is {row.state} and cannot be observed")
             return statements.trial_views(connection, [row])[0]
-    except _AlreadyObserved as repeat:
-        return repeat.trial  # a repeat of the applied call (a client's retry): same answer, nothing counted
-
-
-class _AlreadyObserved(Exception):
-    """Raised inside the write transaction to roll it back (the version count included) and answer with
-    the trial as it was stored."""
-
-    def __init__(self, trial: Trial) -> None:
-        super().__init__("the trial is already completed with these values")
-        self.trial = trial
+    except statements.RolledBackAnswer as repeat:
+        return repeat.value  # a repeat of the applied call (a client's retry): same answer, nothing counted
 
 
 def _observe_outside(db: Database, study_id: str, params: Mapping[str, Any], values: Mapping[str, Any],

@@ -60,7 +60,6 @@ from typing import Any
 
 import torch
 from sqlalchemy import Connection, Row, select
-from sqlalchemy.orm import Session
 
 from service.db import Database
 from service.db.models import StudyRecord, TrialRecord
@@ -172,10 +171,10 @@ def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, c
             study = statements.reserve_numbers(connection, study_id, owner, count, client_id, now)
             first = study.next_trial_number - count
             queued, held = [], []
-            if study.has_queued or getattr(study, "has_held", False):
+            if study.has_queued or study.has_held:
                 queued, held = statements.queued_and_held_rows(connection, study_id, client_id, now)
             if held:
-                raise _HeldTrials(statements.trial_views(connection, held[:count]))
+                raise statements.RolledBackAnswer(statements.trial_views(connection, held[:count]))
             columns = fixed_columns(study, fixed)
             claimed = claimable(queued, fixed)[:count]
             if claimed:
@@ -193,17 +192,8 @@ def suggest_in_one_transaction(db: Database, study_id: str, owner: str | None, c
                             study_id, count - len(claimed), suggestion.policy, elapsed)
                 X, policy = suggestion.X, suggestion.policy
             return store_trials(connection, study, first, space, claimed, X, client_id, policy, now)
-    except _HeldTrials as answer:
-        return answer.trials
-
-
-class _HeldTrials(Exception):
-    """Raised inside the write transaction to roll it back (its number reservation included) and answer
-    with the trials the client already holds."""
-
-    def __init__(self, trials: list[Trial]) -> None:
-        super().__init__("the client holds live pending trials")
-        self.trials = trials
+    except statements.RolledBackAnswer as held:
+        return held.value
 
 
 def fixed_columns(study: StudyRecord, fixed: Mapping[str, Any]) -> dict[int, float]:

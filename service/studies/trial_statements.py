@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Integer, Row, and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.sql import Update
 
 from service.db.models import StudyRecord, TrialRecord, TrialReportRecord
@@ -69,12 +69,22 @@ _INSERT = insert(TRIALS)
 _SET_NEXT = update(STUDIES).where(STUDIES.c.id == bindparam("b_study")).values(next_trial_number=bindparam("b_next"))
 
 
+class RolledBackAnswer(Exception):
+    """Raised inside a write transaction to roll it back whole and answer the call with ``value``: a
+    suggest of a client that holds trials (its number reservation undone), an observe repeated by a
+    client's retry (its version count undone). The domain function catches it outside the transaction."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("the transaction was rolled back; the call is answered with what was stored")
+        self.value = value
+
+
 @cache
 def _study_change(by_owner: bool, reserve: bool, client: bool) -> Update:
     """``version + 1`` on the study's row, which it locks, returning the row as it is then. With
     ``reserve``: also ``next_trial_number + b_count``, and what a suggest must know of the study's
     trials, from subqueries in the same statement: whether any trial is queued (``has_queued``), held by
-    ``b_client`` (``has_held``, with ``client``), and the earliest lease of a pending trial
+    ``b_client`` (``has_held``; always False without ``client``), and the earliest lease of a pending trial
     (``earliest_lease``), so that the queries and the expiry they call for run only when needed."""
     query = update(STUDIES).where(STUDIES.c.id == bindparam("b_study"))
     if by_owner:
@@ -86,16 +96,16 @@ def _study_change(by_owner: bool, reserve: bool, client: bool) -> Update:
     # The study by its id, not by correlation to the updated row: RETURNING renders columns without
     # their table, so a correlated ``studies.id`` would read as the subquery's own ``trials.id``.
     of_study = TRIALS.c.study_id == bindparam("b_study")
-    extras = [
+    held = select(TRIALS.c.id).where(
+        of_study, TRIALS.c.state == "pending", TRIALS.c.client_id == bindparam("b_client"),
+        TRIALS.c.lease_expires_at >= bindparam("b_now")).exists() if client else false()
+    return query.returning(
+        *STUDIES.c,
         select(TRIALS.c.id).where(of_study, TRIALS.c.state == "queued").exists().label("has_queued"),
+        held.label("has_held"),
         select(func.min(TRIALS.c.lease_expires_at)).where(of_study, TRIALS.c.state == "pending")
         .scalar_subquery().label("earliest_lease"),
-    ]
-    if client:
-        extras.append(select(TRIALS.c.id).where(
-            of_study, TRIALS.c.state == "pending", TRIALS.c.client_id == bindparam("b_client"),
-            TRIALS.c.lease_expires_at >= bindparam("b_now")).exists().label("has_held"))
-    return query.returning(*STUDIES.c, *extras)
+    )
 
 
 _TRIAL = select(TRIALS).where(TRIALS.c.id == bindparam("b_trial"), TRIALS.c.study_id == bindparam("b_study"))

@@ -76,8 +76,8 @@ async def enqueue_trial(study_id: str, body: EnqueueIn, db: DatabaseDep, princip
 async def observe_trial(study_id: str, body: ObserveIn, db: DatabaseDep, principal: PrincipalDep) -> TrialOut:
     """Record measured values for a suggested trial, or for outside ``params`` (warm start)."""
     trial = await run_in_threadpool(
-        observe.observe, db, study_id, values=body.values, trial_id=body.trial_id, params=body.params, noise_sd=body.noise_sd,
-        owner=principal.owner_filter(),
+        observe.observe, db, study_id, values=body.values, trial_id=body.trial_id, params=body.params,
+        noise_sd=body.noise_sd, owner=principal.owner_filter(),
     )
     return TrialOut.of(trial)
 
