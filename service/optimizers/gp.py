@@ -43,7 +43,7 @@ class GPSurrogate(Surrogate):
     def fit(self, space: SearchSpace, data: GPData, *, options: BaseModel | None,
             warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
         """See :meth:`Surrogate.fit`; the state is the fitted hyperparameters (none when ``safe``)."""
-        return fit_one(space, data, kernel_of(options), warm, safe)
+        return fit_one(space, data, kernel_of(options, kernel_columns(space)), warm, safe)
 
     def fit_joint(self, space: SearchSpace, X: Tensor, Y: Tensor, *, options: BaseModel | None,
                   warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate | None:
@@ -52,10 +52,15 @@ class GPSurrogate(Surrogate):
         return fit_outcomes(lambda one, part: fit_one(space, one, kernel, part, safe), X, Y, warm)
 
 
-def kernel_of(options: BaseModel | None) -> str:
-    """The study's kernel (``GPOptions.resolved_kernel``)."""
+def kernel_of(options: BaseModel | None, columns: int | None = None) -> str:
+    """The study's kernel (``GPOptions.resolved_kernel``; ``columns`` for one modelled outcome)."""
     chosen = options if isinstance(options, GPOptions) else GPOptions()
-    return chosen.resolved_kernel()
+    return chosen.resolved_kernel(columns)
+
+
+def kernel_columns(space: SearchSpace) -> int:
+    """The columns a GP's continuous kernel sees in ``space`` (all but the categorical ones)."""
+    return space.dim - len(space.categorical_dims)
 
 
 def fit_one(space: SearchSpace, data: GPData, kernel: str, warm: SurrogateState | None, safe: bool) -> FittedSurrogate:

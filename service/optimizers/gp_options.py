@@ -7,6 +7,11 @@ from typing import Literal
 from service.optimizers.warping_options import OutputWarpingOptions
 
 GPKernel = Literal["auto", "rbf", "matern52", "evidence"]
+# "auto", one modelled outcome: the Matern up to this many non-categorical columns, the RBF above.
+# Why: the Matern's prior was chosen where it wins (Hartmann6, d = 6; the suite, mostly d <= 6); on
+# Levy-10 the RBF with BoTorch's dimension-scaled prior (Hvarfner et al. 2024, made for high
+# dimension) ended lower on seeds 0-9 than the Matern with any prior scaling tried (docs/benchmarks.md).
+AUTO_MATERN_MAX_COLUMNS = 6
 
 
 class GPOptions(OutputWarpingOptions):
@@ -18,17 +23,28 @@ class GPOptions(OutputWarpingOptions):
             lengthscale prior of mean 0.5 on the unit cube up to 6 columns, growing in proportion to the
             number of columns above: ``gp_model.matern_lengthscale_prior``), ``"rbf"`` (ARD RBF, BoTorch's
             dimension-scaled lengthscale prior), ``"evidence"`` (whichever of the two has the higher
-            marginal likelihood at each fit; ``kernel_selection``) or ``"auto"`` (default): the Matern
-            for every modelled outcome. Measured in ``docs/benchmarks.md`` ("The kernel of the default
-            GP", "The Matern prior in more than six dimensions"): on ``benchmarks.suite`` (23 tasks,
-            5 seeds) a mean score of 74.7 against the RBF's 64.1 and evidence's 67.5. In a space with
-            categorical parameters it is the kernel of the other columns (``MixedSingleTaskGP``).
+            marginal likelihood at each fit; ``kernel_selection``) or ``"auto"`` (default): for one
+            modelled outcome the Matern up to ``AUTO_MATERN_MAX_COLUMNS`` non-categorical columns and
+            the RBF above; for several outcomes the Matern. Measured in ``docs/benchmarks.md`` ("The
+            kernel of the default GP", "The Matern prior in more than six dimensions", "The RBF above
+            six columns"): on ``benchmarks.suite`` (23 tasks, 5 seeds) the Matern scored 74.7 against
+            the RBF's 64.1 and evidence's 67.5, but on the 10-dimensional Levy and Ackley of
+            ``benchmarks.bo_quality`` the RBF ended lower on Levy and level on Ackley (seeds 0-9). In a space with categorical
+            parameters it is the kernel of the other columns (``MixedSingleTaskGP``).
     """
 
     kernel: GPKernel = "auto"
 
-    def resolved_kernel(self) -> str:
-        """The kernel to fit (``"auto"``: the Matern, for one modelled outcome and for several)."""
+    def resolved_kernel(self, columns: int | None = None) -> str:
+        """The kernel to fit.
+
+        Args:
+            columns: the number of non-categorical columns of the space when ONE outcome is modelled,
+                None for several outcomes. ``"auto"`` gives the Matern for several outcomes and for one
+                outcome up to ``AUTO_MATERN_MAX_COLUMNS`` columns, the RBF above.
+        """
         if self.kernel != "auto":
             return self.kernel
+        if columns is not None and columns > AUTO_MATERN_MAX_COLUMNS:
+            return "rbf"
         return "matern52"

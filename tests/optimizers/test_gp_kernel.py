@@ -1,4 +1,5 @@
-"""The GP's ``kernel`` option: the Matern-5/2 by default for one outcome and for each of several, the RBF on request."""
+"""The GP's ``kernel`` option: by default the Matern-5/2 for each of several outcomes and for one outcome up to
+six non-categorical columns, the RBF above six columns; either kernel on request."""
 
 from __future__ import annotations
 
@@ -34,11 +35,44 @@ def _base_kernel(model) -> object:
     return model.covar_module.base_kernel
 
 
-@pytest.mark.parametrize(("kernel", "expected"), [
-    ("auto", "matern52"), ("rbf", "rbf"), ("matern52", "matern52"), ("evidence", "evidence"),
+@pytest.mark.parametrize(("kernel", "columns", "expected"), [
+    ("auto", None, "matern52"), ("auto", 1, "matern52"), ("auto", 6, "matern52"), ("auto", 7, "rbf"),
+    ("auto", 20, "rbf"), ("rbf", 2, "rbf"), ("matern52", 10, "matern52"), ("evidence", 10, "evidence"),
 ])
-def test_auto_is_the_matern(kernel: str, expected: str) -> None:
-    assert GPOptions(kernel=kernel).resolved_kernel() == expected
+def test_auto_is_the_matern_up_to_six_columns_and_the_rbf_above(kernel: str, columns: int | None,
+                                                                 expected: str) -> None:
+    assert GPOptions(kernel=kernel).resolved_kernel(columns) == expected
+
+
+def _wide_space(columns: int, categorical: bool = False) -> SearchSpace:
+    params = [FloatParam(name=f"x{i}", low=0.0, high=1.0) for i in range(columns)]
+    if categorical:
+        params.append(CategoricalParam(name="c", choices=["u", "v", "w"]))
+    return SearchSpace(params)
+
+
+@pytest.mark.parametrize(("columns", "categorical", "expected"), [
+    (6, False, MaternKernel), (7, False, RBFKernel), (6, True, MaternKernel), (7, True, RBFKernel),
+])
+def test_one_outcome_by_default_counts_the_non_categorical_columns(columns: int, categorical: bool,
+                                                                   expected: type) -> None:
+    space = _wide_space(columns, categorical)
+    generator = torch.Generator().manual_seed(3)
+    X = torch.rand(14, space.dim, generator=generator, dtype=F64)
+    if categorical:
+        X[:, -1] = torch.arange(14, dtype=F64) % 3
+    y = torch.sin(3 * X[:, :columns]).sum(-1)
+    fitted = GPSurrogate().fit(space, GPData(X=X, y=y, y_var=None), options=GPOptions(), warm=None, safe=False, seed=0)
+    kinds = {type(module) for module in fitted.model.modules()}
+    assert expected in kinds and ({MaternKernel, RBFKernel} - {expected}).isdisjoint(kinds)
+
+
+def test_several_outcomes_keep_the_matern_above_six_columns() -> None:
+    space = _wide_space(7)
+    X = torch.rand(14, 7, generator=torch.Generator().manual_seed(4), dtype=F64)
+    Y = torch.stack([X.sum(-1), torch.cos(3 * X).sum(-1)], dim=-1)
+    fitted = GPSurrogate().fit_joint(space, X, Y, options=GPOptions(), warm=None, safe=False, seed=0)
+    assert all(isinstance(_base_kernel(m), MaternKernel) for m in fitted.model.models)
 
 
 def test_fit_joint_fits_one_matern_gp_per_outcome_by_default() -> None:
