@@ -11,6 +11,7 @@ PARAMETRIC_STRUCTURES = ("kron", "full")
 WARM_MIN_EVIDENCE_STEPS = 3  # fewest function-space evidence steps of a warm fit (LLAConfig.warm_evidence_steps)
 WARM_MIN_MAP_STEPS = 50  # fewest Adam steps of a warm fit on many points (LLAConfig.warm_map_steps)
 VARIANCE_CALIBRATIONS = ("loo", "off")  # predictive covariance scale (``variance_calibration``)
+VARIANCE_SHAPES = ("uniform", "tangent")  # prior variance across the inputs (``uniform_variance``)
 PRIORS = ("scalar", "layerwise")  # prior structures of the LLA (one precision per parameter tensor at most)
 
 
@@ -46,6 +47,10 @@ class LLAConfig:
             (a dense P x P precision would not fit in memory).
         variance_calibration: ``"loo"``: the predictive covariance is scaled by its leave-one-out
             maximum-likelihood factor (``variance_calibration``); ``"off"``: as the evidence left it.
+        variance_shape: ``"uniform"``: the tangent kernel rescaled to one prior variance at every
+            input (``uniform_variance``), in the function-space form (fewer data than parameters;
+            with more, the parametric posterior keeps the tangent shape); ``"tangent"``: as the
+            Laplace posterior gives it.
         warm_marglik_full_n: a warm fit on more points (rows of the evidence kernel: n, or
             n m for m outputs) than this takes fewer function-space evidence steps
             (:meth:`warm_evidence_steps`): each step is an n x n Cholesky and
@@ -75,6 +80,7 @@ class LLAConfig:
     full_max_params: int = 6000
     warm_marglik_full_n: int = 400
     variance_calibration: str = "loo"
+    variance_shape: str = "tangent"
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -87,6 +93,8 @@ class LLAConfig:
             raise ValueError(f"prior_mean must be 'init' or 'zero', got {self.prior_mean!r}")
         if self.variance_calibration not in VARIANCE_CALIBRATIONS:
             raise ValueError(f"variance_calibration must be one of {VARIANCE_CALIBRATIONS}")
+        if self.variance_shape not in VARIANCE_SHAPES:
+            raise ValueError(f"variance_shape must be one of {VARIANCE_SHAPES}, got {self.variance_shape!r}")
         if self.parametric_structure not in PARAMETRIC_STRUCTURES:
             raise ValueError(f"parametric_structure must be one of {PARAMETRIC_STRUCTURES}")
         if self.width < 1 or self.depth < 1 or self.epochs < 1 or self.warm_epochs < 0:

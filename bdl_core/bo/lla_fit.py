@@ -169,7 +169,8 @@ def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: Hyperpara
     function_space = inputs.shape[0] < n_params
     predictive: LLAPredictive
     if function_space:
-        predictive = FunctionSpacePredictive(net, inputs, hypers.precisions(net.n_groups).reciprocal(), hypers.sigma)
+        predictive = FunctionSpacePredictive(net, inputs, hypers.precisions(net.n_groups).reciprocal(), hypers.sigma,
+                                             uniform=config.variance_shape == "uniform")
     else:
         la = parametric_laplace(config, net, inputs, ys, hypers, prior_mean)
         with torch.no_grad():

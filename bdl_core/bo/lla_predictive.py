@@ -27,6 +27,7 @@ from torch import Tensor
 from bdl_core.laplace import PosteriorPrecision
 
 from .tangent_mlp import TangentFeatures, TangentMLP, tangent_kernel
+from .uniform_variance import kernel_diagonal, uniform_kernel
 
 
 class LLAPredictive(ABC):
@@ -64,14 +65,22 @@ class FunctionSpacePredictive(LLAPredictive):
         train_inputs: (n, d_in) training inputs.
         variances: (G,) prior variances 1 / precision per parameter tensor.
         sigma: () noise standard deviation.
+        uniform: the ``"uniform"`` variance shape (``uniform_variance``): the kernel rescaled to
+            the mean of its diagonal at the training inputs, at every input.
     """
 
-    def __init__(self, net: TangentMLP, train_inputs: Tensor, variances: Tensor, sigma: Tensor) -> None:
+    def __init__(self, net: TangentMLP, train_inputs: Tensor, variances: Tensor, sigma: Tensor,
+                 uniform: bool = False) -> None:
         super().__init__(net)
+        self.uniform = uniform
         with torch.no_grad():
             self.train_features = net.tangent_features(train_inputs).detach()
             self.variances = variances.detach()
             kernel = tangent_kernel(self.train_features, self.train_features, self.variances)
+            self.train_variance = kernel_diagonal(kernel)
+            self.level = self.train_variance.mean()
+            if uniform:
+                kernel = uniform_kernel(kernel, self.train_variance, self.train_variance, self.level)
             n = kernel.shape[0]
             eye = torch.eye(n, dtype=kernel.dtype, device=kernel.device)
             chol = torch.linalg.cholesky(kernel + sigma.detach().pow(2) * eye)
@@ -80,6 +89,10 @@ class FunctionSpacePredictive(LLAPredictive):
     def _covariance(self, features: TangentFeatures) -> Tensor:
         prior = tangent_kernel(features, features, self.variances)
         cross = tangent_kernel(features, self.train_features, self.variances)  # (*batch, q, n)
+        if self.uniform:
+            variance = kernel_diagonal(prior)
+            prior = uniform_kernel(prior, variance, variance, self.level)
+            cross = uniform_kernel(cross, variance, self.train_variance, self.level)
         reduced = cross @ self.inverse_factor.mT  # rows: (L^-1 K_n*)^T
         return prior - reduced @ reduced.mT
 

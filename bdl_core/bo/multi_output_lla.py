@@ -30,6 +30,7 @@ from .evidence_updates import function_space_update
 from .input_encoding import InputEncoder
 from .map_training import train_map
 from .multi_output_mlp import MultiOutputMLP, MultiTangentFeatures, multi_output_kernel
+from .uniform_variance import kernel_diagonal, level_matrix, levels_for_points, output_levels, uniform_kernel
 from .variance_calibration import calibrated_output_scales, parameter_offsets, prior_mean_residual
 
 VARIANCE_JITTER = 1e-10  # standardised units
@@ -73,6 +74,13 @@ class MultiOutputLLAModel(Model):
             self.train_features = net.tangent_features(encoder(train_X)).detach()
             self.variances = hypers.precisions(net.n_groups).reciprocal()
             kernel = multi_output_kernel(self.train_features, self.train_features, self.variances)
+            self.uniform = config.variance_shape == "uniform"
+            self.train_variance = kernel_diagonal(kernel)
+            self.levels = output_levels(self.train_variance, net.n_outputs)  # (m,)
+            if self.uniform:  # uniform_variance: one prior variance per output at every input
+                train_levels = levels_for_points(self.levels, train_X.shape[0])
+                kernel = uniform_kernel(kernel, self.train_variance, self.train_variance,
+                                        level_matrix(train_levels, train_levels))
             noise = (2.0 * hypers.log_sigma).exp().repeat(train_X.shape[0])
             eye = torch.eye(kernel.shape[0], dtype=kernel.dtype, device=kernel.device)
             chol = torch.linalg.cholesky(kernel + torch.diag(noise))
@@ -100,6 +108,12 @@ class MultiOutputLLAModel(Model):
         """Mean (*batch, q, m) and covariance (*batch, q m, q m) of the latent outputs (standardised)."""
         prior = multi_output_kernel(features, features, self.variances)
         cross = multi_output_kernel(features, self.train_features, self.variances)
+        if self.uniform:
+            variance = kernel_diagonal(prior)
+            levels = levels_for_points(self.levels, variance.shape[-1] // self.net.n_outputs)
+            train_levels = levels_for_points(self.levels, self.train_variance.shape[-1] // self.net.n_outputs)
+            prior = uniform_kernel(prior, variance, variance, level_matrix(levels, levels))
+            cross = uniform_kernel(cross, variance, self.train_variance, level_matrix(levels, train_levels))
         reduced = cross @ self.inverse_factor.mT
         return features.f, prior - reduced @ reduced.mT
 

@@ -41,6 +41,10 @@ class LLAOptions(OutputWarpingOptions):
             peaking at the corners) or ``"linear"`` (2 u - 1).
         variance_calibration: ``"loo"`` (the predictive covariance scaled by its leave-one-out
             maximum-likelihood factor, one per outcome, ``bdl_core.bo.variance_calibration``) or ``"off"``.
+        variance_shape: ``"uniform"`` (the network's tangent kernel rescaled to one prior variance at
+            every input, so that the uncertainty grows with the distance from the data and not with
+            the size of the network's Jacobian, which peaks at the box's edges:
+            ``bdl_core.bo.uniform_variance``) or ``"tangent"`` (as the Laplace posterior gives it).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,6 +60,7 @@ class LLAOptions(OutputWarpingOptions):
     parametric_structure: Literal["kron", "full"] = "kron"
     input_embedding: Literal["circular", "linear"] = "circular"
     variance_calibration: Literal["loo", "off"] = "loo"
+    variance_shape: Literal["uniform", "tangent"] = "tangent"
 
     @field_validator("warm_epochs")
     @classmethod
@@ -82,4 +87,5 @@ class LLAOptions(OutputWarpingOptions):
             parametric_structure=self.parametric_structure,
             input_embedding=self.input_embedding,
             variance_calibration=self.variance_calibration,
+            variance_shape=self.variance_shape,
         )
