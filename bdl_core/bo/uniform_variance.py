@@ -6,10 +6,7 @@ of the network's Jacobian there, and that is largest at the edges and corners of
 Styblinski-Tang in 5-d the diagonal was 12-19 at the data and 21 at the corners
 (``variance_calibration``). A GP with a stationary kernel has the same prior variance everywhere, so
 its uncertainty grows only with the distance from the data; the LLA's also grows with the
-Jacobian, and its acquisition goes to the box's edges for that reason alone. Traced on three tuning
-tasks of ``benchmarks.suite`` where the LLA ended behind random search (``mlp_wine``, seed 2): 11 of
-32 model trials had a parameter at a bound that earlier trials had shown to be bad (a learning rate
-of 1e-4, a log-loss of 0.9-1.2 against 0.04 for the best).
+Jacobian.
 
 The ``"uniform"`` shape keeps the kernel's correlations (the network's notion of which inputs
 behave alike) and sets the prior variance to one level everywhere:
@@ -22,14 +19,19 @@ size. The mean is the network's, as before; the leave-one-out calibration then s
 covariance like the tangent one. With several outputs, each output has its own ``c`` (the mean of
 its diagonal entries at the data) and the cross-output correlations are kept.
 
+Measured (``docs/benchmarks.md``, "The LLA's uniform variance shape"): better medians on the three
+scikit-learn tasks of ``benchmarks.suite`` where the tangent shape trails random search, worse on
+several smooth synthetic functions; an option (``variance_shape``), not the default. It did not keep
+the acquisition off the box's bounds: in a trace of ``mlp_wine`` (seed 2) 19 of 32 model trials had a
+parameter at a bound, against 18 with the tangent shape.
+
 Written here: laplace-torch and BoTorch have no such rescaling of a Laplace posterior. It is the
-correlation matrix of the kernel times a constant, the normalisation of a kernel to unit diagonal
-(Rasmussen and Williams 2006, sec. 4.2.4) applied to the tangent kernel.
+kernel's correlation matrix times a constant; a kernel multiplied by ``a(x) a(x')`` for a positive
+``a`` is again a kernel (Rasmussen and Williams 2006, ch. 4), here ``a(x) = sqrt(c / K(x, x))``.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 MIN_DIAGONAL = 1e-12  # floor of a prior variance before its square root (a dead unit's zero Jacobian)
