@@ -77,9 +77,9 @@ class FunctionSpacePredictive(LLAPredictive):
             self.train_features = net.tangent_features(train_inputs).detach()
             self.variances = variances.detach()
             kernel = tangent_kernel(self.train_features, self.train_features, self.variances)
-            self.train_variance = kernel_diagonal(kernel)
-            self.level = self.train_variance.mean()
             if uniform:
+                self.train_variance = kernel_diagonal(kernel)  # (n,)
+                self.level = self.train_variance.mean()
                 kernel = uniform_kernel(kernel, self.train_variance, self.train_variance, self.level)
             n = kernel.shape[0]
             eye = torch.eye(n, dtype=kernel.dtype, device=kernel.device)

@@ -75,12 +75,12 @@ class MultiOutputLLAModel(Model):
             self.variances = hypers.precisions(net.n_groups).reciprocal()
             kernel = multi_output_kernel(self.train_features, self.train_features, self.variances)
             self.uniform = config.variance_shape == "uniform"
-            self.train_variance = kernel_diagonal(kernel)
-            self.levels = output_levels(self.train_variance, net.n_outputs)  # (m,)
             if self.uniform:  # uniform_variance: one prior variance per output at every input
-                train_levels = levels_for_points(self.levels, train_X.shape[0])
+                self.train_variance = kernel_diagonal(kernel)  # (n m,)
+                self.levels = output_levels(self.train_variance, net.n_outputs)  # (m,)
+                self.train_levels = levels_for_points(self.levels, train_X.shape[0])  # (n m,)
                 kernel = uniform_kernel(kernel, self.train_variance, self.train_variance,
-                                        level_matrix(train_levels, train_levels))
+                                        level_matrix(self.train_levels, self.train_levels))
             noise = (2.0 * hypers.log_sigma).exp().repeat(train_X.shape[0])
             eye = torch.eye(kernel.shape[0], dtype=kernel.dtype, device=kernel.device)
             chol = torch.linalg.cholesky(kernel + torch.diag(noise))
@@ -111,9 +111,8 @@ class MultiOutputLLAModel(Model):
         if self.uniform:
             variance = kernel_diagonal(prior)
             levels = levels_for_points(self.levels, variance.shape[-1] // self.net.n_outputs)
-            train_levels = levels_for_points(self.levels, self.train_variance.shape[-1] // self.net.n_outputs)
             prior = uniform_kernel(prior, variance, variance, level_matrix(levels, levels))
-            cross = uniform_kernel(cross, variance, self.train_variance, level_matrix(levels, train_levels))
+            cross = uniform_kernel(cross, variance, self.train_variance, level_matrix(levels, self.train_levels))
         reduced = cross @ self.inverse_factor.mT
         return features.f, prior - reduced @ reduced.mT
 

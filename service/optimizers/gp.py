@@ -7,10 +7,10 @@ hyperparameters. ``output_warping`` is applied by the policy (``output_warping``
 chooses the kernel (``GPOptions``).
 
 Several outcomes (objectives, outcome constraints) get one GP each (``multi_outcome``). The kernel
-is the Matern-5/2 with a short-lengthscale prior by default (``GPOptions``), for one outcome up to six
-non-categorical columns since the 23-task suite measurement in ``docs/benchmarks.md`` ("The kernel of
-the default GP"; above six, BoTorch's RBF: "The RBF above six columns") and for several outcomes since
-DTLZ2: with the RBF and BoTorch's dimension-scaled prior, whose fitted
+is the Matern-5/2 with a short-lengthscale prior by default (``GPOptions``), for one outcome up to
+six non-categorical columns since the 23-task suite measurement in ``docs/benchmarks.md`` ("The
+kernel of the default GP"; above six, BoTorch's RBF: "The RBF above six columns") and for several
+outcomes since DTLZ2: with the RBF and BoTorch's dimension-scaled prior, whose fitted
 lengthscales (1.2 .. 4 on the unit cube in the five distance dimensions) make the model nearly
 linear there, the GP reverted to the mean with a large variance at the cube's corners, and
 qLogNEHVI sent 18 of 28 model trials of seed 0 to corners (distance term g = 1 .. 1.25, far from the

@@ -28,9 +28,9 @@ class GPOptions(OutputWarpingOptions):
             the RBF above; for several outcomes the Matern. Measured in ``docs/benchmarks.md`` ("The
             kernel of the default GP", "The Matern prior in more than six dimensions", "The RBF above
             six columns"): on ``benchmarks.suite`` (23 tasks, 5 seeds) the Matern scored 74.7 against
-            the RBF's 64.1 and evidence's 67.5, but on the 10-dimensional Levy and Ackley of
-            ``benchmarks.bo_quality`` the RBF ended lower on Levy and level on Ackley (seeds 0-9). In a space with categorical
-            parameters it is the kernel of the other columns (``MixedSingleTaskGP``).
+            the RBF's 64.1 and evidence's 67.5, but of ``benchmarks.bo_quality``'s 10-dimensional
+            problems the RBF ended lower on Levy and level on Ackley (seeds 0-9). In a space with
+            categorical parameters it is the kernel of the other columns (``MixedSingleTaskGP``).
     """
 
     kernel: GPKernel = "auto"
