@@ -13,9 +13,13 @@ hyperparameters, prior mean and the training data it saw. From it:
   warm-started from it (``warm_epochs`` Adam steps instead of ``epochs``);
 * otherwise (other data, other options, ``safe``) the fit starts cold.
 
-Several outcomes (objectives, constrained metrics) are modelled by ONE network with an output per
-outcome and a joint Laplace posterior across them (``fit_joint``; ``bdl_core.bo.multi_output_lla``),
-kept and warm-started the same way.
+Several outcomes (objectives, constrained metrics) are modelled by one network and LLA each (the
+default, ``outcome_networks: "separate"``: :meth:`LLASurrogate.fit_joint` returns None and the
+policy fits the outcomes one by one, ``multi_outcome``) or, with ``outcome_networks: "joint"``, by ONE
+network with an output per outcome and a joint Laplace posterior across them
+(``bdl_core.bo.multi_output_lla``), kept and warm-started the same way. The separate networks are the
+default because the joint one stayed at ConstrainedGramacy's local solution where separate ones
+found the global one (``docs/benchmarks.md``, "Separate networks per outcome").
 
 Categorical columns are one-hot encoded inside the model (``InputEncoder``); on conditional
 spaces the inputs of inactive parameters are masked and activity indicators added
@@ -104,9 +108,12 @@ class LLASurrogate(Surrogate):
         return FittedSurrogate(model=model, state=state, info=info)
 
     def fit_joint(self, space: SearchSpace, X: Tensor, Y: Tensor, *, options: BaseModel | None,
-                  warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
-        """One network with an output per outcome and a joint Laplace posterior (``bdl_core.bo.multi_output_lla``)."""
+                  warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate | None:
+        """One network with an output per outcome and a joint Laplace posterior (``bdl_core.bo.multi_output_lla``);
+        None (one LLA per outcome, fitted by the policy) unless ``outcome_networks`` is ``"joint"``."""
         options = options if isinstance(options, LLAOptions) else LLAOptions()
+        if options.outcome_networks != "joint":
+            return None
         config = options.to_config(safe=safe)
         encoder = InputEncoder(space.dim, space.n_choices, config.input_embedding)
         layout = repr(("joint", Y.shape[1], config, space.dim, tuple(sorted(space.n_choices.items()))))

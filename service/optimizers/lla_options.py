@@ -45,6 +45,11 @@ class LLAOptions(OutputWarpingOptions):
             every input, so that the uncertainty grows with the distance from the data and not with
             the size of the network's Jacobian, which peaks at the box's edges:
             ``bdl_core.bo.uniform_variance``) or ``"tangent"`` (as the Laplace posterior gives it).
+        outcome_networks: a study with several modelled outcomes (objectives, constrained metrics):
+            ``"separate"`` (one network and one LLA per outcome, a BoTorch ``ModelList``, as the GP
+            does) or ``"joint"`` (one network with an output per outcome and a joint Laplace posterior
+            across them, ``bdl_core.bo.multi_output_lla``). Not part of the ``bdl_core`` configuration:
+            the policy picks the model structure.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -61,6 +66,7 @@ class LLAOptions(OutputWarpingOptions):
     input_embedding: Literal["circular", "linear"] = "circular"
     variance_calibration: Literal["loo", "off"] = "loo"
     variance_shape: Literal["uniform", "tangent"] = "tangent"
+    outcome_networks: Literal["separate", "joint"] = "separate"
 
     @field_validator("warm_epochs")
     @classmethod

@@ -169,9 +169,31 @@ def test_several_outcomes_share_one_joint_network_and_its_state() -> None:
     X, y = _data(space, 10)
     Y = torch.stack([y, -(X[:, 1] - 0.6) ** 2, X.sum(-1)], dim=-1)
     outcomes = Outcomes(Y=Y, names=("f", "g", "m"), n_objectives=2, constraints=(OutcomeBound(2, "<=", 1.5),))
-    request = _request(space, X, y, count=2, outcomes=outcomes)
+    joint = {**SMALL.model_dump(), "outcome_networks": "joint"}
+    request = _request(space, X, y, count=2, outcomes=outcomes, surrogate_options=joint)
     first = _policy().suggest(request)
     assert first.policy == "lla" and first.info["regime"] == "joint", (first.info, first.fallback_reason)
     assert first.state.tensors["net.layers.2.weight"].shape[0] == 3  # one output per outcome
+    again = _policy().suggest(request, SurrogateState.from_bytes(first.state.to_bytes()))
+    assert again.info["fit_skipped"] and torch.equal(again.X, first.X)
+
+
+def test_several_outcomes_get_one_network_each_by_default_and_keep_their_states() -> None:
+    from botorch.models.model import ModelList
+
+    from service.optimizers.outcomes import OutcomeBound, Outcomes
+
+    space = _space2()
+    X, y = _data(space, 10)
+    Y = torch.stack([y, X.sum(-1)], dim=-1)
+    outcomes = Outcomes(Y=Y, names=("f", "m"), n_objectives=1, constraints=(OutcomeBound(1, "<=", 1.2),))
+    request = _request(space, X, y, outcomes=outcomes)
+    policy = _policy()
+    fitted = policy.fit_all(request, GPData.from_request(X, y, None), None, safe=False)
+    assert isinstance(fitted.model, ModelList) and len(fitted.model.models) == 2
+    assert all(m.net.layers[-1].weight.shape[0] == 1 for m in fitted.model.models)  # one output each
+    first = policy.suggest(request)
+    assert first.policy == "lla" and "regime" not in first.info, (first.info, first.fallback_reason)
+    assert {k.split("/")[0] for k in first.state.tensors} == {"0", "1"}  # one state per outcome
     again = _policy().suggest(request, SurrogateState.from_bytes(first.state.to_bytes()))
     assert again.info["fit_skipped"] and torch.equal(again.X, first.X)
