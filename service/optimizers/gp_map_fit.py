@@ -58,6 +58,8 @@ from torch import Tensor
 from service.optimizers.stationary_kernels import StationaryKernel, correlation_and_slope_numpy
 
 LENGTHSCALE_MIN = 2.5e-2  # BoTorch's lower bound on the dimension-scaled RBF lengthscales
+# below this lengthscale (X in the unit cube) the squared distances overflow: map_objective rejects the point
+LOG_TINY_LENGTHSCALE = math.log(1e-150)
 
 
 @dataclass(frozen=True)
@@ -204,32 +206,44 @@ def fit_map(X: Tensor, y: Tensor, start: GPHyperparameters, priors: MapPriors, m
     X_np = X.detach().cpu().numpy().astype(np.float64)
     y_np = y.detach().cpu().numpy().astype(np.float64)
 
-    def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
-        log_s, d_log_s = _log_softplus(float(p[D]))
-        if priors.softplus_lengthscales:
-            log_l, d_log_l = _log_softplus_array(p[:D])
-        else:
-            log_l, d_log_l = np.log(p[:D]), None
-        u = np.concatenate([log_l, [log_s, math.log(p[D + 1]), p[D + 2]]])
-        value, grad_u = negative_log_posterior(u, X_np, y_np, priors)
-        grad = grad_u.copy()
-        if d_log_l is None:
-            grad[:D] /= p[:D]
-        else:
-            grad[:D] *= d_log_l
-        grad[D] *= d_log_s
-        grad[D + 1] /= p[D + 1]
-        return value, grad
-
     lengthscale_bound = (None, None) if priors.softplus_lengthscales else (LENGTHSCALE_MIN, None)
     bounds = [lengthscale_bound] * D + [(None, None), (priors.min_noise, None), (None, None)]
-    result = minimize(objective, p0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter})
+    result = minimize(map_objective, p0, args=(X_np, y_np, priors), jac=True, method="L-BFGS-B", bounds=bounds,
+                      options={"maxiter": maxiter})
     if not bool(np.isfinite(result.x).all()):
         raise ValueError("MAP fit ended on non-finite hyperparameters")
     p = torch.as_tensor(result.x, dtype=X.dtype, device=X.device)
     lengthscale = torch.nn.functional.softplus(p[:D]) if priors.softplus_lengthscales else p[:D]
     return GPHyperparameters(lengthscale=lengthscale, outputscale=torch.nn.functional.softplus(p[D]),
                              noise=p[D + 1], constant=p[D + 2])
+
+
+def map_objective(p: np.ndarray, X: np.ndarray, y: np.ndarray, priors: MapPriors) -> tuple[float, np.ndarray]:
+    """:func:`negative_log_posterior` and its gradient in ``fit_map``'s coordinates ``p`` ``(D + 3,)``.
+
+    A point whose smallest lengthscale is below 1e-150 (``LOG_TINY_LENGTHSCALE``; an L-BFGS-B line-search step far
+    into ``raw -> -inf``) is rejected with an infinite value and a zero gradient, so that the line search
+    backtracks; evaluating it would overflow ``(X / l)^2`` into NaN, on which scipy's L-BFGS-B ends the
+    whole fit early ("ABNORMAL" termination), wherever it stood.
+    """
+    D = X.shape[-1]
+    log_s, d_log_s = _log_softplus(float(p[D]))
+    if priors.softplus_lengthscales:
+        log_l, d_log_l = _log_softplus_array(p[:D])
+    else:
+        log_l, d_log_l = np.log(p[:D]), None
+    if float(log_l.min()) < LOG_TINY_LENGTHSCALE:
+        return math.inf, np.zeros_like(p)
+    u = np.concatenate([log_l, [log_s, math.log(p[D + 1]), p[D + 2]]])
+    value, grad_u = negative_log_posterior(u, X, y, priors)
+    grad = grad_u.copy()
+    if d_log_l is None:
+        grad[:D] /= p[:D]
+    else:
+        grad[:D] *= d_log_l
+    grad[D] *= d_log_s
+    grad[D + 1] /= p[D + 1]
+    return value, grad
 
 
 def _log_softplus_array(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

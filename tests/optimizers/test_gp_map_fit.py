@@ -11,7 +11,7 @@ import torch
 from botorch.fit import fit_gpytorch_mll
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from service.optimizers.gp_map_fit import GPHyperparameters, MapPriors, fit_map, negative_log_posterior
+from service.optimizers.gp_map_fit import GPHyperparameters, MapPriors, fit_map, map_objective, negative_log_posterior
 from service.optimizers.gp_model import (
     MIN_NOISE,
     NOISE_PRIOR,
@@ -158,3 +158,25 @@ def test_fit_survives_an_output_scale_driven_towards_zero(kernel: str) -> None:
     fitted = fit_map(X, model.train_targets, start, _priors(kernel), maxiter=75)
     assert bool(torch.isfinite(fitted.outputscale)) and float(fitted.outputscale) > 0
     assert bool(torch.isfinite(fitted.lengthscale).all())
+
+
+def test_a_step_to_an_underflowing_lengthscale_is_rejected_not_evaluated() -> None:
+    # raw lengthscale -800: softplus(raw) underflows to 0 and (X / l)^2 to NaN, on which scipy's L-BFGS-B
+    # ends a whole fit early; map_objective answers +inf with a zero gradient, so the line search backtracks
+    import numpy as np
+
+    generator = torch.Generator().manual_seed(0)
+    X = torch.rand(12, 2, generator=generator, dtype=F64).numpy()
+    y = np.sin(6 * X[:, 0]) + X[:, 1]
+    y = (y - y.mean()) / y.std()
+    priors = _priors("matern52", d=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or invalid-value warning either
+        value, grad = map_objective(np.array([-800.0, 0.0, 0.5, 1e-3, 0.0]), X, y, priors)
+        assert value == math.inf and not grad.any()
+        # an ordinary point is the log posterior itself, in the softplus coordinates
+        p = np.array([-5.0, 0.3, 0.5, 1e-3, 0.1])
+        value, _ = map_objective(p, X, y, priors)
+    log_l = np.log(np.logaddexp(0.0, p[:2]))
+    u = np.concatenate([log_l, [math.log(math.log1p(math.exp(p[2]))), math.log(p[3]), p[4]]])
+    assert value == pytest.approx(negative_log_posterior(u, X, y, priors)[0], rel=1e-12)
