@@ -19,7 +19,7 @@ policy fits the outcomes one by one, ``multi_outcome``) or, with ``outcome_netwo
 network with an output per outcome and a joint Laplace posterior across them
 (``bdl_core.bo.multi_output_lla``), kept and warm-started the same way. The separate networks are the
 default because the joint one stayed at ConstrainedGramacy's local solution where separate ones
-found the global one (``docs/benchmarks.md``, "Separate networks per outcome").
+found the global one (``docs/benchmarks.md``, "Separate LLA networks per outcome").
 
 Categorical columns are one-hot encoded inside the model (``InputEncoder``); on conditional
 spaces the inputs of inactive parameters are masked and activity indicators added
