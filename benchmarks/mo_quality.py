@@ -5,7 +5,7 @@ Problems (BoTorch test functions, minimisation): BraninCurrin (d = 2, 2 objectiv
 C2-DTLZ2 (d = 4, 2 objectives, one outcome constraint). bdlopt runs its policies in-process on
 the same requests the service builds (``SuggestRequest`` with ``Outcomes``), carrying the
 surrogate state from call to call as the service does; Optuna's GPSampler (with
-``constraints_func`` where there are constraints) runs in the same process, same budget, one thread.
+constraints set on each trial with ``Trial.set_constraint``) runs in the same process, same budget, one thread.
 Scores: the hypervolume of the feasible observations (fixed reference point of the problem) or the
 best feasible value, per evaluation. Prints a markdown table and writes PNGs.
 
@@ -114,8 +114,7 @@ def run_optuna(problem: MOProblem, seed: int) -> list[float]:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     d = problem.bounds.shape[1]
-    constraints_func = (lambda t: [-v for v in t.user_attrs["slack"]]) if problem.n_constraints else None
-    sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=problem.n_initial, constraints_func=constraints_func)
+    sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=problem.n_initial)
     study = optuna.create_study(directions=["minimize"] * problem.n_objectives, sampler=sampler)
     F = torch.zeros(0, problem.n_objectives, dtype=F64)
     S = torch.zeros(0, problem.n_constraints, dtype=F64)
@@ -125,7 +124,8 @@ def run_optuna(problem: MOProblem, seed: int) -> list[float]:
         x = torch.tensor([[trial.suggest_float(f"x{i}", float(problem.bounds[0, i]), float(problem.bounds[1, i]))
                            for i in range(d)]], dtype=F64)
         f, s = problem.evaluate(x)
-        trial.set_user_attr("slack", s[0].tolist())
+        for j, slack in enumerate(s[0].tolist()):  # Optuna: feasible when <= 0; named "0", "1", ... in slack order
+            trial.set_constraint(str(j), -slack)
         study.tell(trial, f[0].tolist() if problem.n_objectives > 1 else float(f[0, 0]))
         F, S = torch.cat([F, f]), torch.cat([S, s])
         scores.append(score(problem, F, S))
