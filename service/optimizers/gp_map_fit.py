@@ -221,10 +221,10 @@ def fit_map(X: Tensor, y: Tensor, start: GPHyperparameters, priors: MapPriors, m
 def map_objective(p: np.ndarray, X: np.ndarray, y: np.ndarray, priors: MapPriors) -> tuple[float, np.ndarray]:
     """:func:`negative_log_posterior` and its gradient in ``fit_map``'s coordinates ``p`` ``(D + 3,)``.
 
-    A point whose smallest lengthscale is below 1e-150 (``LOG_TINY_LENGTHSCALE``; an L-BFGS-B line-search step far
-    into ``raw -> -inf``) is rejected with an infinite value and a zero gradient, so that the line search
-    backtracks; evaluating it would overflow ``(X / l)^2`` into NaN, on which scipy's L-BFGS-B ends the
-    whole fit early ("ABNORMAL" termination), wherever it stood.
+    A point whose smallest lengthscale is below 1e-150 (``LOG_TINY_LENGTHSCALE``: an L-BFGS-B
+    line-search step far into ``raw -> -inf``) is rejected with an infinite value and a zero gradient,
+    so that the line search backtracks; evaluating it would overflow ``(X / l)^2`` into NaN, on which
+    scipy's L-BFGS-B ends the whole fit early ("ABNORMAL" termination), wherever it stood.
     """
     D = X.shape[-1]
     log_s, d_log_s = _log_softplus(float(p[D]))

@@ -49,7 +49,7 @@ class LLAOptions(OutputWarpingOptions):
             ``"separate"`` (one network and one LLA per outcome, a BoTorch ``ModelList``, as the GP
             does) or ``"joint"`` (one network with an output per outcome and a joint Laplace posterior
             across them, ``bdl_core.bo.multi_output_lla``). Not part of the ``bdl_core`` configuration:
-            the policy picks the model structure.
+            ``LLASurrogate.fit_joint`` reads it.
     """
 
     model_config = ConfigDict(extra="forbid")
