@@ -9,11 +9,17 @@ includes waiting for the CPU, the CPU time (one torch thread) does not.
 
     python -m benchmarks.policy_latency --sizes 20 100 500 --repeats 15 --threads 1
     python -m benchmarks.policy_latency --mixed --count 4    # int + categorical columns, batch of 4
+    python -m benchmarks.policy_latency --policy lla --outcomes 3 --options '{"outcome_networks": "joint"}'
+
+``--outcomes k`` adds ``k - 1`` constrained metrics (smooth functions of the point with a ``>= 0``
+bound), so the policy models ``k`` outcomes and maximises constrained qLogNEI, as for a study
+with outcome constraints; ``--options`` is the study's ``surrogate_options`` (JSON).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
@@ -22,6 +28,7 @@ from botorch.test_functions import Hartmann
 
 from service.compute_threads import limit_compute_threads
 from service.optimizers import SuggestRequest, get_policy
+from service.optimizers.outcomes import OutcomeBound, Outcomes
 from service.space import CategoricalParam, FloatParam, IntParam, SearchSpace
 
 
@@ -40,8 +47,17 @@ def _space(dim: int, mixed: bool) -> SearchSpace:
     return SearchSpace(params)
 
 
-def measure(policy_name: str, n: int, dim: int, count: int, repeats: int, seed: int, mixed: bool = False) -> dict:
-    """Latencies (seconds) of ``repeats`` suggest calls at history size ``n``."""
+def constraint_metrics(U: torch.Tensor, k: int) -> torch.Tensor:
+    """``(N, k)`` constrained metrics of unit points ``U`` ``(N, D)``, each feasible (``>= 0``) on part of the box."""
+    spread = ((U - 0.5) ** 2).mean(-1, keepdim=True)
+    tilt = torch.arange(1, k + 1, dtype=U.dtype) * 0.05 * (U[:, :1] - 0.5)
+    return 0.1 - spread + tilt
+
+
+def measure(policy_name: str, n: int, dim: int, count: int, repeats: int, seed: int, mixed: bool = False,
+            outcomes: int = 1, options: dict | None = None) -> dict:
+    """Latencies (seconds) of ``repeats`` suggest calls at history size ``n`` with ``outcomes`` modelled
+    outcomes (the objective and ``outcomes - 1`` constrained metrics) and ``options`` as ``surrogate_options``."""
     fn = Hartmann(dim=6) if dim == 6 else None
     space = _space(dim, mixed)
     generator = torch.Generator().manual_seed(seed)
@@ -53,7 +69,13 @@ def measure(policy_name: str, n: int, dim: int, count: int, repeats: int, seed: 
             return -fn(Z / scale)  # maximisation orientation
         return -((Z / scale - 0.3) ** 2).sum(-1)
 
+    def with_constraints(Z: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        return torch.cat([value.unsqueeze(-1), constraint_metrics(Z / scale, outcomes - 1)], dim=-1)
+
     y = objective(X)
+    Y = with_constraints(X, y)
+    names = tuple(["objective"] + [f"metric{j}" for j in range(1, outcomes)])
+    bounds = tuple(OutcomeBound(j, ">=", 0.0) for j in range(1, outcomes))
     policy = get_policy(policy_name)
     times, cpu_times, infos = [], [], []
     warm = None  # the state the service would read from its database
@@ -61,6 +83,8 @@ def measure(policy_name: str, n: int, dim: int, count: int, repeats: int, seed: 
         request = SuggestRequest(
             space=space, X=X, y=y, y_var=None, pending=torch.zeros(0, dim, dtype=torch.float64),
             count=count, seed=seed, n_suggested=n + i, n_initial=10, cache_key=f"latency-{n}-{seed}",
+            outcomes=None if outcomes == 1 else Outcomes(Y=Y, names=names, n_objectives=1, constraints=bounds),
+            surrogate_options=options,
         )
         start, cpu_start = time.perf_counter(), time.process_time()
         suggestion = policy.suggest(request, warm)
@@ -72,6 +96,7 @@ def measure(policy_name: str, n: int, dim: int, count: int, repeats: int, seed: 
             infos.append(suggestion.info)
         X = torch.cat([X, suggestion.X])
         y = torch.cat([y, objective(suggestion.X)])
+        Y = with_constraints(X, y)
     return {
         "p50": statistics.median(times),
         "p95": _percentile(times, 0.95),
@@ -94,15 +119,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (0 = leave)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mixed", action="store_true", help="last two columns: int 1..10 and 4-way categorical")
+    parser.add_argument("--outcomes", type=int, default=1, help="modelled outcomes: the objective and k - 1 constrained metrics")
+    parser.add_argument("--options", default="", help="surrogate_options as JSON")
     args = parser.parse_args()
     if args.threads > 0:
         limit_compute_threads(args.threads)
+    options = json.loads(args.options) if args.options else None
     print(f"policy={args.policy} d={args.dim} mixed={args.mixed} count={args.count} repeats={args.repeats} "
-          f"threads={torch.get_num_threads()}\n")
+          f"outcomes={args.outcomes} options={options} threads={torch.get_num_threads()}\n")
     print("| n | p50 (s) | p95 (s) | CPU p50 (s) | CPU p95 (s) | fit p50 (s) | acq p50 (s) | policy |")
     print("|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
-        r = measure(args.policy, n, args.dim, args.count, args.repeats, args.seed, args.mixed)
+        r = measure(args.policy, n, args.dim, args.count, args.repeats, args.seed, args.mixed, args.outcomes, options)
         print(f"| {n} | {r['p50']:.3f} | {r['p95']:.3f} | {r['cpu_p50']:.3f} | {r['cpu_p95']:.3f} | {r['fit_p50']:.3f} | {r['acq_p50']:.3f} | {r['policy']} |")
 
 

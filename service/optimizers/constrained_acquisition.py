@@ -24,6 +24,11 @@ on the infeasible side (gradients stay informative in log space). Measured in
 
 Categorical columns are optimised on their relaxed index and rounded afterwards, like integers.
 
+Each plain GP outcome model is read through its closed-form ``CachedPosteriorGP`` during the
+optimisation (``closed_form_posteriors``), as the single-objective path does: the same posterior,
+without GPyTorch's per-call dispatch. Measured with ``benchmarks.policy_latency --outcomes 3`` (one
+objective, two constrained metrics, d = 6) in ``docs/benchmarks.md`` ("Constrained suggest latency").
+
 BoTorch compiles an optional fused C++ kernel for qLogNEHVI with ninja and ``-march=native`` the
 first time the acquisition is built (about 7 s on a quiet machine, minutes on a loaded 2-core
 one) and falls back to its pure PyTorch path when that fails. bdlopt takes the PyTorch path from
@@ -52,6 +57,7 @@ from torch import Tensor
 
 from service.optimizers.acquisition import AcquisitionOptions, optimization_bounds
 from service.optimizers.acquisition_function import build_qlognei
+from service.optimizers.cached_posterior import cached_posterior_model
 from service.optimizers.feasible_starts import initial_conditions_generator
 from service.optimizers.outcomes import Outcomes
 from service.space.linear_constraints import LinearConstraints
@@ -88,6 +94,14 @@ def constraint_temperatures(outcomes: Outcomes) -> Tensor:
         sd = values.std() if values.numel() > 1 else torch.ones((), dtype=outcomes.Y.dtype, device=outcomes.Y.device)
         scales.append(sd if bool(sd > 0) else torch.ones_like(sd))
     return CONSTRAINT_TEMPERATURE * torch.stack(scales)
+
+
+def closed_form_posteriors(model: Model) -> Model:
+    """``model`` with each plain GP (alone or inside a ``ModelList``) replaced by its ``CachedPosteriorGP``:
+    the same posterior at a fraction of GPyTorch's per-call cost (other models are kept)."""
+    if isinstance(model, ModelList):
+        return ModelList(*[cached_posterior_model(part) or part for part in model.models])
+    return cached_posterior_model(model) or model
 
 
 def build_acquisition(model: Model, X_baseline: Tensor, pending: Tensor, outcomes: Outcomes | None,
@@ -144,6 +158,7 @@ def propose_constrained(
         ``(count, D)`` optimiser output inside the box (not yet canonicalized).
     """
     dtype, device = X_baseline.dtype, X_baseline.device
+    model = closed_form_posteriors(model)
     bounds = optimization_bounds(space, dtype, device)
     inequalities = linear.inequality_constraints(dtype, device) if linear else None
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
