@@ -26,7 +26,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from torch import Tensor
 
-from service.optimizers.gp_model import GPData, fit_gp
+from service.optimizers.gp_model import MIN_NOISE, GPData, fit_gp
 from service.optimizers.gp_options import GPOptions
 from service.optimizers.kernel_selection import fit_by_evidence
 from service.optimizers.multi_outcome import fit_outcomes
@@ -44,19 +44,22 @@ class GPSurrogate(Surrogate):
     def fit(self, space: SearchSpace, data: GPData, *, options: BaseModel | None,
             warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
         """See :meth:`Surrogate.fit`; the state is the fitted hyperparameters (none when ``safe``)."""
-        return fit_one(space, data, kernel_of(options, kernel_columns(space)), warm, safe)
+        chosen = gp_options(options)
+        return fit_one(space, data, chosen.resolved_kernel(kernel_columns(space)), warm, safe,
+                       chosen.resolved_min_noise(several_outcomes=False))
 
     def fit_joint(self, space: SearchSpace, X: Tensor, Y: Tensor, *, options: BaseModel | None,
                   warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate | None:
-        """One GP per column of ``Y`` ``(n, m)`` (a ``ModelList``), each with the study's kernel."""
-        kernel = kernel_of(options)
-        return fit_outcomes(lambda one, part: fit_one(space, one, kernel, part, safe), X, Y, warm)
+        """One GP per column of ``Y`` ``(n, m)`` (a ``ModelList``), each with the study's kernel and noise floor."""
+        chosen = gp_options(options)
+        kernel, min_noise = chosen.resolved_kernel(), chosen.resolved_min_noise(several_outcomes=True)
+        return fit_outcomes(lambda one, part: fit_one(space, one, kernel, part, safe, min_noise), X, Y, warm)
 
 
-def kernel_of(options: BaseModel | None, columns: int | None = None) -> str:
-    """The study's kernel (``GPOptions.resolved_kernel``; ``columns`` for one modelled outcome)."""
-    chosen = options if isinstance(options, GPOptions) else GPOptions()
-    return chosen.resolved_kernel(columns)
+def gp_options(options: BaseModel | None) -> GPOptions:
+    """The study's GP options (the defaults when it set none)."""
+    return options if isinstance(options, GPOptions) else GPOptions()
+
 
 
 def kernel_columns(space: SearchSpace) -> int:
@@ -64,10 +67,12 @@ def kernel_columns(space: SearchSpace) -> int:
     return space.dim - len(space.categorical_dims)
 
 
-def fit_one(space: SearchSpace, data: GPData, kernel: str, warm: SurrogateState | None, safe: bool) -> FittedSurrogate:
-    """One outcome's GP (no state when ``safe``); ``kernel`` ``"evidence"`` chooses it per fit (``kernel_selection``)."""
+def fit_one(space: SearchSpace, data: GPData, kernel: str, warm: SurrogateState | None, safe: bool,
+            min_noise: float = MIN_NOISE) -> FittedSurrogate:
+    """One outcome's GP (no state when ``safe``); ``kernel`` ``"evidence"`` chooses it per fit (``kernel_selection``);
+    ``min_noise`` floors its inferred noise variance (standardised units)."""
     if kernel == "evidence":
-        model, state, info = fit_by_evidence(space, data, warm, safe)
+        model, state, info = fit_by_evidence(space, data, warm, safe, min_noise)
     else:
-        model, state, info = fit_gp(space, data, warm=warm, safe=safe, kernel=kernel)
+        model, state, info = fit_gp(space, data, warm=warm, safe=safe, kernel=kernel, min_noise=min_noise)
     return FittedSurrogate(model=model, state=None if safe else state, info=info)

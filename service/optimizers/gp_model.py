@@ -91,6 +91,7 @@ REFIT_MIN_N = 200  # above this size hyperparameters are re-optimised only when 
 REFIT_GROWTH = 0.05  # ... by this fraction since the last optimisation
 SAFE_MIN_NOISE = 1e-3  # noise floor (standardised units) of the retry configuration
 MIN_NOISE = 1e-6  # floor of the inferred noise variance (standardised units); a deterministic objective may need it
+MULTI_OUTCOME_MIN_NOISE = 1e-8  # ... of each outcome's GP in a study with several outcomes (GPOptions.resolved_min_noise)
 INITIAL_NOISE = 1e-4  # inferred noise variance where a cold fit starts
 # Gamma(concentration, rate) priors (standardised units): with concentration 1.1 the noise prior is
 # nearly flat near 0 (1e-6 costs ~0.9 nats against 1e-2), so the data decide; the output-scale
@@ -135,18 +136,22 @@ class GPData:
         return int(self.X.shape[0])
 
 
-def model_kind(space: SearchSpace, data: GPData, safe: bool, kernel: str = "rbf") -> str:
+def model_kind(space: SearchSpace, data: GPData, safe: bool, kernel: str = "rbf", min_noise: float = MIN_NOISE) -> str:
     """Tag of the model structure; warm-start state only transfers within a kind."""
     base = "mixed" if space.categorical_dims else "single-scaled"
     if kernel != "rbf":
         base = f"{base}-{kernel}"
+    if min_noise != MIN_NOISE:
+        base = f"{base}-floor{min_noise:g}"
     noise = "fixed" if data.y_var is not None else "inferred"
     return f"{base}-{noise}-{'safe' if safe else 'std'}-d{space.dim}"
 
 
-def build_gp(space: SearchSpace, data: GPData, safe: bool = False, kernel: str = "rbf") -> SingleTaskGP:
+def build_gp(space: SearchSpace, data: GPData, safe: bool = False, kernel: str = "rbf",
+             min_noise: float = MIN_NOISE) -> SingleTaskGP:
     """An unfitted GP for ``data`` (see module docstring); ``safe`` = retry configuration;
-    ``kernel`` one of ``KERNELS`` (in a mixed space, the kernel of the continuous columns)."""
+    ``kernel`` one of ``KERNELS`` (in a mixed space, the kernel of the continuous columns);
+    ``min_noise`` the floor of the inferred noise variance of a continuous space's GP."""
     train_Y = data.y.unsqueeze(-1)
     train_Yvar = None
     if data.y_var is not None:
@@ -164,7 +169,7 @@ def build_gp(space: SearchSpace, data: GPData, safe: bool = False, kernel: str =
                 cont_kernel_factory=None if kernel == "rbf" else matern_kernel,
             )
         else:
-            model = continuous_gp(data.X, train_Y, train_Yvar, kernel)
+            model = continuous_gp(data.X, train_Y, train_Yvar, kernel, min_noise)
     if safe and train_Yvar is None:
         noise_covar = model.likelihood.noise_covar
         noise_covar.register_constraint("raw_noise", GreaterThan(SAFE_MIN_NOISE))
@@ -172,10 +177,11 @@ def build_gp(space: SearchSpace, data: GPData, safe: bool = False, kernel: str =
     return model
 
 
-def continuous_gp(X: Tensor, Y: Tensor, Yvar: Tensor | None, kernel: str = "rbf") -> SingleTaskGP:
+def continuous_gp(X: Tensor, Y: Tensor, Yvar: Tensor | None, kernel: str = "rbf",
+                  min_noise: float = MIN_NOISE) -> SingleTaskGP:
     """Unfitted ``SingleTaskGP`` on ``X`` ``(n, D)``, ``Y`` ``(n, 1)`` (known variances ``Yvar`` or None):
     an ARD kernel (``"rbf"`` with the dimension-scaled prior, or ``"matern52"`` with a Gamma prior of
-    mean 0.5) with a learned output scale, low noise floor (see module docstring)."""
+    mean 0.5) with a learned output scale, inferred noise variance at least ``min_noise`` (see module docstring)."""
     base = get_covar_module_with_dim_scaled_prior(ard_num_dims=X.shape[-1]) if kernel == "rbf" else \
         matern_kernel(ard_num_dims=X.shape[-1])
     covar_module = ScaleKernel(base, outputscale_prior=GammaPrior(*OUTPUTSCALE_PRIOR))
@@ -183,7 +189,7 @@ def continuous_gp(X: Tensor, Y: Tensor, Yvar: Tensor | None, kernel: str = "rbf"
     if Yvar is None:
         likelihood = GaussianLikelihood(
             noise_prior=GammaPrior(*NOISE_PRIOR),
-            noise_constraint=GreaterThan(MIN_NOISE, transform=None, initial_value=INITIAL_NOISE),
+            noise_constraint=GreaterThan(min_noise, transform=None, initial_value=max(INITIAL_NOISE, min_noise)),
         )
     return SingleTaskGP(X, Y, train_Yvar=Yvar, likelihood=likelihood, covar_module=covar_module,
                         outcome_transform=Standardize(m=1))
@@ -233,6 +239,7 @@ def fit_gp(
     safe: bool = False,
     maxiter: int | None = None,
     kernel: str = "rbf",
+    min_noise: float = MIN_NOISE,
 ) -> tuple[SingleTaskGP, SurrogateState, dict]:
     """Build and fit a GP, warm-started from ``warm`` when it fits this model kind.
 
@@ -243,6 +250,7 @@ def fit_gp(
         safe: retry configuration (fresh hyperparameters, more regularisation).
         maxiter: L-BFGS-B iteration cap (default: ``FIT_MAXITER`` cold, ``WARM_FIT_MAXITER`` warm).
         kernel: one of ``KERNELS`` (continuous spaces).
+        min_noise: floor of the inferred noise variance (standardised units; continuous spaces).
 
     Returns:
         ``(model, state, info)``: the fitted model in eval mode, its state for the next
@@ -254,9 +262,9 @@ def fit_gp(
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
     start = time.perf_counter()
-    kind = model_kind(space, data, safe, kernel)
+    kind = model_kind(space, data, safe, kernel, min_noise)
     fingerprint = data_fingerprint(data.X, data.y, data.y_var)
-    model = build_gp(space, data, safe=safe, kernel=kernel)
+    model = build_gp(space, data, safe=safe, kernel=kernel, min_noise=min_noise)
     warm_started = False
     if warm is not None and warm.kind == kind and not safe:
         warm_started = load_parameters(model, warm.tensors)
@@ -270,7 +278,7 @@ def fit_gp(
     if maxiter is None:
         maxiter = WARM_FIT_MAXITER if warm_started else FIT_MAXITER
     if not skipped and hand_fit_applies(space, data, safe, kernel):
-        fit_map_into(model, maxiter)
+        fit_map_into(model, maxiter, min_noise)
     elif not skipped:
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         # A failed attempt is retried from hyperparameters drawn from their priors with torch's global
@@ -302,9 +310,10 @@ def hand_fit_applies(space: SearchSpace, data: GPData, safe: bool, kernel: str =
     return kernel in KERNELS and not space.categorical_dims and data.y_var is None and not safe
 
 
-def fit_map_into(model: SingleTaskGP, maxiter: int) -> None:
-    """Fit a ``continuous_gp`` with inferred noise by ``gp_map_fit.fit_map`` from its current
-    hyperparameters (same objective as ``fit_gpytorch_mll``) and write the MAP into it."""
+def fit_map_into(model: SingleTaskGP, maxiter: int, min_noise: float = MIN_NOISE) -> None:
+    """Fit a ``continuous_gp`` with inferred noise (floor ``min_noise``, as it was built with) by
+    ``gp_map_fit.fit_map`` from its current hyperparameters (same objective as ``fit_gpytorch_mll``)
+    and write the MAP into it."""
     kernel = model.covar_module
     start = GPHyperparameters(
         lengthscale=kernel.base_kernel.lengthscale.detach().reshape(-1),
@@ -313,7 +322,7 @@ def fit_map_into(model: SingleTaskGP, maxiter: int) -> None:
         constant=model.mean_module.constant.detach().reshape(()),
     )
     X, y = model.train_inputs[0].detach(), model.train_targets.detach()
-    fitted = fit_map(X, y, start, map_priors(kernel.base_kernel), maxiter)
+    fitted = fit_map(X, y, start, map_priors(kernel.base_kernel, min_noise), maxiter)
     with torch.no_grad():
         kernel.base_kernel.lengthscale = fitted.lengthscale.reshape(kernel.base_kernel.lengthscale.shape)
         kernel.outputscale = fitted.outputscale
@@ -321,19 +330,19 @@ def fit_map_into(model: SingleTaskGP, maxiter: int) -> None:
         model.mean_module.constant = fitted.constant
 
 
-def map_priors(base_kernel: torch.nn.Module) -> MapPriors:
+def map_priors(base_kernel: torch.nn.Module, min_noise: float = MIN_NOISE) -> MapPriors:
     """The ``gp_map_fit`` priors of ``continuous_gp`` with this base kernel (RBF or Matern-5/2), read off
-    its lengthscale prior (a Gamma, or BoTorch's dimension-scaled LogNormal)."""
+    its lengthscale prior (a Gamma, or BoTorch's dimension-scaled LogNormal), and its noise floor."""
     kernel = kernel_name(base_kernel)
     if kernel is None:
         raise ValueError(f"no closed-form fit for {type(base_kernel).__name__}")
     prior = getattr(base_kernel, "lengthscale_prior", None)
     if isinstance(prior, GammaPrior):
-        return MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, (float(prior.concentration), float(prior.rate)), kernel)
+        return MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, min_noise, (float(prior.concentration), float(prior.rate)), kernel)
     mu0, s0 = lengthscale_prior(int(base_kernel.ard_num_dims))
     if not isinstance(prior, LogNormalPrior) or abs(float(prior.loc) - mu0) > 1e-6 or abs(float(prior.scale) - s0) > 1e-6:
         raise ValueError("the closed-form fit knows a Gamma or BoTorch's dimension-scaled LogNormal lengthscale prior")
-    return MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, MIN_NOISE, None, kernel)
+    return MapPriors(OUTPUTSCALE_PRIOR, NOISE_PRIOR, min_noise, None, kernel)
 
 
 def _check_finite(model: torch.nn.Module) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from service.optimizers.warping_options import OutputWarpingOptions
 
@@ -12,6 +14,11 @@ GPKernel = Literal["auto", "rbf", "matern52", "evidence"]
 # Levy-10 the RBF with BoTorch's dimension-scaled prior (Hvarfner et al. 2024, made for high
 # dimension) ended lower on seeds 0-9 than the Matern with any prior scaling tried (docs/benchmarks.md).
 AUTO_MATERN_MAX_COLUMNS = 6
+# Floors of the inferred noise variance (standardised units) when ``min_noise`` is not set, for one
+# modelled outcome and for each outcome of a study with several. Kept equal to ``gp_model.MIN_NOISE`` and
+# ``gp_model.MULTI_OUTCOME_MIN_NOISE`` (this module imports no model code; a test checks they agree).
+DEFAULT_MIN_NOISE = 1e-6
+DEFAULT_MULTI_OUTCOME_MIN_NOISE = 1e-8
 
 
 class GPOptions(OutputWarpingOptions):
@@ -31,9 +38,23 @@ class GPOptions(OutputWarpingOptions):
             the RBF's 64.1 and evidence's 67.5, but of ``benchmarks.bo_quality``'s 10-dimensional
             problems the RBF ended lower on Levy and level on Ackley (seeds 0-9). In a space with
             categorical parameters it is the kernel of the other columns (``MixedSingleTaskGP``).
+        min_noise: floor of the inferred noise variance of a continuous space's GP, in standardised units
+            (1e-12 .. 0.1). Default: 1e-6 for one modelled outcome, 1e-8 for each outcome of a study with
+            several (objectives, constrained metrics). Why lower there: an optimum on a constraint's
+            boundary must be located to the precision of the last evaluations, far below the metric's
+            overall spread; at 1e-6 the model treats slacks of ~1e-4 of that spread as noise
+            (``docs/benchmarks.md``, "A lower noise floor for several outcomes").
     """
 
     kernel: GPKernel = "auto"
+    min_noise: Annotated[float, Field(ge=1e-12, le=1e-1)] | None = None
+
+    def resolved_min_noise(self, several_outcomes: bool) -> float:
+        """The floor of the inferred noise variance (standardised units): ``min_noise`` when set, else
+        1e-6 for one modelled outcome and 1e-8 for each outcome of a study with several."""
+        if self.min_noise is not None:
+            return self.min_noise
+        return DEFAULT_MULTI_OUTCOME_MIN_NOISE if several_outcomes else DEFAULT_MIN_NOISE
 
     def resolved_kernel(self, columns: int | None = None) -> str:
         """The kernel to fit.

@@ -26,7 +26,7 @@ import torch
 from botorch.models import SingleTaskGP
 
 from service.optimizers.cached_posterior import cached_posterior_model
-from service.optimizers.gp_model import KERNELS, GPData, fit_gp, hand_fit_applies
+from service.optimizers.gp_model import KERNELS, MIN_NOISE, GPData, fit_gp, hand_fit_applies
 from service.optimizers.multi_outcome import pack_states, unpack_states
 from service.optimizers.surrogate_state import SurrogateState
 from service.space.search_space import SearchSpace
@@ -51,7 +51,7 @@ def log_marginal_likelihood(model: SingleTaskGP) -> float:
 
 
 def fit_by_evidence(space: SearchSpace, data: GPData, warm: SurrogateState | None,
-                    safe: bool) -> tuple[SingleTaskGP, SurrogateState, dict]:
+                    safe: bool, min_noise: float = MIN_NOISE) -> tuple[SingleTaskGP, SurrogateState, dict]:
     """``gp_model.fit_gp`` with the kernel of higher marginal likelihood (module docstring).
 
     Args:
@@ -59,6 +59,7 @@ def fit_by_evidence(space: SearchSpace, data: GPData, warm: SurrogateState | Non
         data: training data.
         warm: this function's previous state (both kernels' hyperparameters), or None.
         safe: the retry configuration (no comparison, ``FALLBACK_KERNEL``).
+        min_noise: floor of the inferred noise variance of both fits.
 
     Returns:
         ``(model, state, info)``: the chosen kernel's model, the packed state of both kernels, and
@@ -74,7 +75,8 @@ def fit_by_evidence(space: SearchSpace, data: GPData, warm: SurrogateState | Non
         to_fit = [last]
     else:
         to_fit = list(KERNELS)
-    fits = {kernel: fit_gp(space, data, warm=parts[kernel], safe=safe, kernel=kernel) for kernel in to_fit}
+    fits = {kernel: fit_gp(space, data, warm=parts[kernel], safe=safe, kernel=kernel, min_noise=min_noise)
+            for kernel in to_fit}
     info_extra: dict = {}
     if len(fits) > 1:
         evidence = {kernel: log_marginal_likelihood(fit[0]) for kernel, fit in fits.items()}
