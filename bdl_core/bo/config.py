@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .input_encoding import EMBEDDINGS
+from .stationary_term import StationaryTerm
 from .tangent_mlp import ACTIVATIONS
 
 PARAMETRIC_STRUCTURES = ("kron", "full")
@@ -51,6 +52,10 @@ class LLAConfig:
             input (``uniform_variance``), in the function-space form (fewer data than parameters;
             with more, the parametric posterior keeps the tangent shape); ``"tangent"``: as the
             Laplace posterior gives it.
+        stationary_variance: variance of a Matern-5/2 term added to the tangent kernel in the
+            function-space form (``stationary_term``), in units of the kernel's mean diagonal at the
+            data; 0 (default) adds none.
+        stationary_lengthscale: that term's length scale in units of ``sqrt(d_in)``.
         warm_marglik_full_n: a warm fit on more points (rows of the evidence kernel: n, or
             n m for m outputs) than this takes fewer function-space evidence steps
             (:meth:`warm_evidence_steps`): each step is an n x n Cholesky and
@@ -81,6 +86,8 @@ class LLAConfig:
     warm_marglik_full_n: int = 400
     variance_calibration: str = "loo"
     variance_shape: str = "tangent"
+    stationary_variance: float = 0.0
+    stationary_lengthscale: float = 0.5
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -95,12 +102,20 @@ class LLAConfig:
             raise ValueError(f"variance_calibration must be one of {VARIANCE_CALIBRATIONS}")
         if self.variance_shape not in VARIANCE_SHAPES:
             raise ValueError(f"variance_shape must be one of {VARIANCE_SHAPES}, got {self.variance_shape!r}")
+        if not (self.stationary_variance >= 0 and self.stationary_lengthscale > 0):
+            raise ValueError("stationary_variance must be >= 0 and stationary_lengthscale > 0")
         if self.parametric_structure not in PARAMETRIC_STRUCTURES:
             raise ValueError(f"parametric_structure must be one of {PARAMETRIC_STRUCTURES}")
         if self.width < 1 or self.depth < 1 or self.epochs < 1 or self.warm_epochs < 0:
             raise ValueError("width, depth and epochs must be positive, warm_epochs non-negative")
         if not (self.min_noise_sd > 0 and self.lr > 0 and self.warm_lr > 0):
             raise ValueError("min_noise_sd and the learning rates must be positive")
+
+    def stationary_term(self) -> StationaryTerm | None:
+        """The stationary kernel term of the function-space predictive, None when ``stationary_variance`` is 0."""
+        if self.stationary_variance == 0:
+            return None
+        return StationaryTerm(self.stationary_variance, self.stationary_lengthscale)
 
     def parametric_structure_for(self, n_params: int) -> str:
         """The parametric structure actually used for a network of ``n_params`` parameters."""

@@ -170,7 +170,8 @@ def assemble_lla_model(net: TangentMLP, encoder: InputEncoder, hypers: Hyperpara
     predictive: LLAPredictive
     if function_space:
         predictive = FunctionSpacePredictive(net, inputs, hypers.precisions(net.n_groups).reciprocal(), hypers.sigma,
-                                             uniform=config.variance_shape == "uniform")
+                                             uniform=config.variance_shape == "uniform",
+                                             stationary=config.stationary_term())
     else:
         la = parametric_laplace(config, net, inputs, ys, hypers, prior_mean)
         with torch.no_grad():

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from bdl_core.laplace import PosteriorPrecision
 
+from .stationary_term import StationaryTerm, matern52
 from .tangent_mlp import TangentFeatures, TangentMLP, tangent_kernel
 from .uniform_variance import kernel_diagonal, uniform_kernel
 
@@ -41,8 +42,8 @@ class LLAPredictive(ABC):
         self.net = net
 
     @abstractmethod
-    def _covariance(self, features: TangentFeatures) -> Tensor:
-        """(*batch, q, q) covariance from the features of (*batch, q) inputs."""
+    def _covariance(self, features: TangentFeatures, inputs: Tensor) -> Tensor:
+        """(*batch, q, q) covariance from the features of (*batch, q, d_in) ``inputs``."""
 
     def __call__(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """Joint predictive of the latent function (standardised units).
@@ -54,7 +55,7 @@ class LLAPredictive(ABC):
             mean (*batch, q) and covariance (*batch, q, q).
         """
         features = self.net.tangent_features(X)
-        return features.f, self._covariance(features)
+        return features.f, self._covariance(features, X)
 
 
 class FunctionSpacePredictive(LLAPredictive):
@@ -67,12 +68,15 @@ class FunctionSpacePredictive(LLAPredictive):
         sigma: () noise standard deviation.
         uniform: the ``"uniform"`` variance shape (``uniform_variance``): the kernel rescaled to
             the mean of its diagonal at the training inputs, at every input.
+        stationary: a Matern-5/2 term added to the (possibly rescaled) kernel (``stationary_term``),
+            or None.
     """
 
     def __init__(self, net: TangentMLP, train_inputs: Tensor, variances: Tensor, sigma: Tensor,
-                 uniform: bool = False) -> None:
+                 uniform: bool = False, stationary: StationaryTerm | None = None) -> None:
         super().__init__(net)
         self.uniform = uniform
+        self.stationary = stationary
         with torch.no_grad():
             self.train_features = net.tangent_features(train_inputs).detach()
             self.variances = variances.detach()
@@ -81,18 +85,27 @@ class FunctionSpacePredictive(LLAPredictive):
                 self.train_variance = kernel_diagonal(kernel)  # (n,)
                 self.level = self.train_variance.mean()
                 kernel = uniform_kernel(kernel, self.train_variance, self.train_variance, self.level)
+            if stationary is not None:
+                self.train_inputs = train_inputs.detach()
+                self.stationary_variance = stationary.variance_fraction * kernel_diagonal(kernel).mean()
+                self.stationary_lengthscale = stationary.lengthscale(train_inputs.shape[-1])
+                kernel = kernel + self.stationary_variance * matern52(self.train_inputs, self.train_inputs,
+                                                                      self.stationary_lengthscale)
             n = kernel.shape[0]
             eye = torch.eye(n, dtype=kernel.dtype, device=kernel.device)
             chol = torch.linalg.cholesky(kernel + sigma.detach().pow(2) * eye)
             self.inverse_factor = torch.linalg.solve_triangular(chol, eye, upper=False)  # L^-1
 
-    def _covariance(self, features: TangentFeatures) -> Tensor:
+    def _covariance(self, features: TangentFeatures, inputs: Tensor) -> Tensor:
         prior = tangent_kernel(features, features, self.variances)
         cross = tangent_kernel(features, self.train_features, self.variances)  # (*batch, q, n)
         if self.uniform:
             variance = kernel_diagonal(prior)
             prior = uniform_kernel(prior, variance, variance, self.level)
             cross = uniform_kernel(cross, variance, self.train_variance, self.level)
+        if self.stationary is not None:
+            prior = prior + self.stationary_variance * matern52(inputs, inputs, self.stationary_lengthscale)
+            cross = cross + self.stationary_variance * matern52(inputs, self.train_inputs, self.stationary_lengthscale)
         reduced = cross @ self.inverse_factor.mT  # rows: (L^-1 K_n*)^T
         return prior - reduced @ reduced.mT
 
@@ -110,7 +123,7 @@ class ParametricPredictive(LLAPredictive):
         super().__init__(net)
         self.precision = precision
 
-    def _covariance(self, features: TangentFeatures) -> Tensor:
+    def _covariance(self, features: TangentFeatures, inputs: Tensor) -> Tensor:
         J = features.jacobian()  # (*batch, q, P)
         flat = J.reshape(-1, J.shape[-1])
         solved = self.precision.solve(flat.mT).mT.reshape(J.shape)

@@ -162,13 +162,19 @@ def fit_multi_output_lla(train_X: Tensor, train_Y: Tensor, encoder: InputEncoder
         train_X: (n, D) encoded training points, n >= 1.
         train_Y: (n, m) finite targets.
         encoder: encoded points -> network inputs.
-        config: network, schedule and tuning settings (as for the single-output LLA).
+        config: network, schedule and tuning settings (as for the single-output LLA, without a
+            stationary kernel term).
         warm: a previous fit of the same architecture and outputs to start from (fewer steps).
         seed: seeds the initial weights (and the prior mean at initialisation).
+
+    Raises:
+        ValueError: no data, or a configuration with ``stationary_variance > 0``.
     """
     start = time.perf_counter()
     if train_X.shape[0] == 0:
         raise ValueError("fit_multi_output_lla needs at least one observation")
+    if config.stationary_term() is not None:
+        raise ValueError("the stationary kernel term (stationary_variance > 0) is for single-output networks only")
     Y = train_Y.to(train_X)
     y_mean, y_std = standardisation(Y)
     ys = (Y - y_mean) / y_std

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from service.optimizers.warping_options import OutputWarpingOptions
 
@@ -45,6 +45,12 @@ class LLAOptions(OutputWarpingOptions):
             every input, so that the uncertainty grows with the distance from the data and not with
             the size of the network's Jacobian, which peaks at the box's edges:
             ``bdl_core.bo.uniform_variance``) or ``"tangent"`` (as the Laplace posterior gives it).
+        stationary_variance: variance of a Matern-5/2 term added to the network's tangent kernel
+            (``bdl_core.bo.stationary_term``), in units of that kernel's mean prior variance at the
+            data, so that the uncertainty also grows with the distance from the data as a GP's does;
+            0 (default) adds none. Single-output networks only (not with ``outcome_networks: "joint"``).
+        stationary_lengthscale: that term's length scale in units of ``sqrt(d)``, ``d`` the network's
+            input size.
         outcome_networks: a study with several modelled outcomes (objectives, constrained metrics):
             ``"separate"`` (one network and one LLA per outcome, a BoTorch ``ModelList``, as the GP
             does) or ``"joint"`` (one network with an output per outcome and a joint Laplace posterior
@@ -66,6 +72,8 @@ class LLAOptions(OutputWarpingOptions):
     input_embedding: Literal["circular", "linear"] = "circular"
     variance_calibration: Literal["loo", "off"] = "loo"
     variance_shape: Literal["uniform", "tangent"] = "tangent"
+    stationary_variance: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
+    stationary_lengthscale: Annotated[float, Field(gt=0.0, le=10.0)] = 0.5
     outcome_networks: Literal["separate", "joint"] = "separate"
 
     @field_validator("warm_epochs")
@@ -75,6 +83,13 @@ class LLAOptions(OutputWarpingOptions):
         if epochs is not None and value > epochs:
             raise ValueError(f"warm_epochs ({value}) must not exceed epochs ({epochs})")
         return value
+
+    @model_validator(mode="after")
+    def _stationary_term_single_output(self) -> "LLAOptions":
+        if self.stationary_variance > 0 and self.outcome_networks == "joint":
+            raise ValueError('stationary_variance applies to single-output networks; '
+                             'it cannot be combined with outcome_networks "joint"')
+        return self
 
     def to_config(self, safe: bool = False) -> "LLAConfig":
         """The ``bdl_core`` configuration; ``safe`` is the retry after a failed fit (10x noise floor)."""
@@ -94,4 +109,6 @@ class LLAOptions(OutputWarpingOptions):
             input_embedding=self.input_embedding,
             variance_calibration=self.variance_calibration,
             variance_shape=self.variance_shape,
+            stationary_variance=self.stationary_variance,
+            stationary_lengthscale=self.stationary_lengthscale,
         )

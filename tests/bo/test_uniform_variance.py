@@ -6,27 +6,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.func import functional_call, jacrev
 
 from bdl_core.bo import FunctionSpacePredictive, InputEncoder, LLAConfig, TangentMLP
 from bdl_core.bo.multi_output_lla import fit_multi_output_lla
 from bdl_core.bo.multi_output_mlp import MultiOutputMLP
 from bdl_core.bo.uniform_variance import level_matrix, uniform_kernel
 from bdl_core.hyperparameters import Hyperparameters
+from tests.bo.dense_tangent import autodiff_jacobian, per_parameter
 
 F64 = torch.float64
 
 
-def _jacobian(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """(q m, P) Jacobian of the flattened outputs (points outer, outputs inner) by autodiff."""
-    params = {k: v.detach() for k, v in net.named_parameters()}
-    jac = jacrev(lambda p: functional_call(net, p, (x,)).reshape(-1))(params)
-    return torch.cat([jac[k].reshape(jac[k].shape[0], -1) for k in params], dim=1)
-
-
-def _per_parameter(net: torch.nn.Module, variances: torch.Tensor) -> torch.Tensor:
-    sizes = [p.numel() for p in net.parameters()]
-    return torch.cat([torch.full((s,), float(v), dtype=F64) for s, v in zip(sizes, variances.detach())])
 
 
 def _dense_uniform_posterior(K_all: torch.Tensor, n: int, noise: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -62,8 +52,8 @@ def test_function_space_predictive_equals_the_dense_computation(uniform: bool) -
     variances = hypers.precisions(net.n_groups).reciprocal()
     predictive = FunctionSpacePredictive(net, X, variances, hypers.sigma, uniform=uniform)
     _, cov = predictive(X_test)
-    J = _jacobian(net, torch.cat([X, X_test]))
-    K_all = J @ torch.diag(_per_parameter(net, variances)) @ J.T
+    J = autodiff_jacobian(net, torch.cat([X, X_test]))
+    K_all = J @ torch.diag(per_parameter(net, variances)) @ J.T
     noise = hypers.sigma.pow(2).repeat(7)
     if uniform:
         level = K_all.diagonal()[:7].mean()
@@ -98,8 +88,8 @@ def test_multi_output_uniform_posterior_equals_the_dense_computation() -> None:
     net = model.net
     Xs = torch.rand(3, 2, dtype=F64) * 3 - 1
     inputs = torch.cat([model.encoder(X), model.encoder(Xs)])
-    J = _jacobian(net, inputs)  # (10 m, P)
-    K_all = J @ torch.diag(_per_parameter(net, model.variances)) @ J.T
+    J = autodiff_jacobian(net, inputs)  # (10 m, P)
+    K_all = J @ torch.diag(per_parameter(net, model.variances)) @ J.T
     m = net.n_outputs
     levels = K_all.diagonal()[:7 * m].reshape(7, m).mean(0).repeat(10)
     noise = (2 * model.hypers.log_sigma).exp().repeat(7)
