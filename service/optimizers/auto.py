@@ -8,7 +8,8 @@ and the scores are kept in the state's metadata. The cost is the sum of the cand
 (each warm-started) plus one acquisition.
 
 Several outcomes: each outcome is chosen for on its own (one choice per outcome model); the GP
-candidate takes the GP surrogate's default kernel (``GPOptions``).
+candidate takes the GP surrogate's default kernel and, as the GP surrogate does for each outcome of
+several, the lower noise floor (``GPOptions.resolved_min_noise``).
 """
 
 from __future__ import annotations
@@ -59,12 +60,13 @@ class AutoSurrogate(Surrogate):
         """One chosen model per column of ``Y`` ``(n, m)`` (a ``ModelList``; module docstring)."""
         from service.optimizers.multi_outcome import fit_outcomes
 
-        return fit_outcomes(lambda one, part: self.fit_choosing(space, one, options, part, safe, seed),
-                            X, Y, warm)
+        return fit_outcomes(lambda one, part: self.fit_choosing(space, one, options, part, safe, seed,
+                                                                several_outcomes=True), X, Y, warm)
 
     def fit_choosing(self, space: SearchSpace, data: GPData, options: BaseModel | None,
-                     warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
-        """:meth:`fit` for one outcome (of a study with one or several modelled outcomes)."""
+                     warm: SurrogateState | None, safe: bool, seed: int,
+                     several_outcomes: bool = False) -> FittedSurrogate:
+        """:meth:`fit` for one outcome (of a study with one, or ``several_outcomes``, modelled outcomes)."""
         from service.optimizers.gp_options import GPOptions
         from service.optimizers.model_scores import score
         from service.optimizers.multi_outcome import pack_states, unpack_states
@@ -76,7 +78,7 @@ class AutoSurrogate(Surrogate):
         for name, part in zip(options.candidates, parts):
             candidate = surrogate_entry(name).factory()
             candidate_options = (lla_candidate_options(options) if name == "lla"
-                                 else GPOptions())
+                                 else GPOptions(min_noise=GPOptions().resolved_min_noise(several_outcomes)))
             fitted = candidate.fit(space, data, options=candidate_options, warm=part, safe=safe, seed=seed)
             fits.append(fitted)
             try:

@@ -73,7 +73,7 @@ from gpytorch.priors import GammaPrior, LogNormalPrior
 from torch import Tensor
 
 from service.optimizers.gp_map_fit import GPHyperparameters, MapPriors, fit_map, lengthscale_prior
-from service.optimizers.gp_options import GPKernel
+from service.optimizers.gp_options import DEFAULT_MIN_NOISE, GPKernel
 from service.optimizers.stationary_kernels import kernel_name
 from service.optimizers.surrogate_state import (
     SurrogateState,
@@ -90,8 +90,7 @@ WARM_FIT_TOLERANCES: dict[str, float] = {}  # looser ftol 1e-6 / gtol 1e-3 stall
 REFIT_MIN_N = 200  # above this size hyperparameters are re-optimised only when the data grew
 REFIT_GROWTH = 0.05  # ... by this fraction since the last optimisation
 SAFE_MIN_NOISE = 1e-3  # noise floor (standardised units) of the retry configuration
-MIN_NOISE = 1e-6  # floor of the inferred noise variance (standardised units); a deterministic objective may need it
-MULTI_OUTCOME_MIN_NOISE = 1e-8  # ... of each outcome's GP in a study with several outcomes (GPOptions.resolved_min_noise)
+MIN_NOISE = DEFAULT_MIN_NOISE  # floor of the inferred noise variance (standardised units) unless a caller passes one
 INITIAL_NOISE = 1e-4  # inferred noise variance where a cold fit starts
 # Gamma(concentration, rate) priors (standardised units): with concentration 1.1 the noise prior is
 # nearly flat near 0 (1e-6 costs ~0.9 nats against 1e-2), so the data decide; the output-scale

@@ -15,8 +15,7 @@ GPKernel = Literal["auto", "rbf", "matern52", "evidence"]
 # dimension) ended lower on seeds 0-9 than the Matern with any prior scaling tried (docs/benchmarks.md).
 AUTO_MATERN_MAX_COLUMNS = 6
 # Floors of the inferred noise variance (standardised units) when ``min_noise`` is not set, for one
-# modelled outcome and for each outcome of a study with several. Kept equal to ``gp_model.MIN_NOISE`` and
-# ``gp_model.MULTI_OUTCOME_MIN_NOISE`` (this module imports no model code; a test checks they agree).
+# modelled outcome (``gp_model.MIN_NOISE`` is this value) and for each outcome of a study with several.
 DEFAULT_MIN_NOISE = 1e-6
 DEFAULT_MULTI_OUTCOME_MIN_NOISE = 1e-8
 

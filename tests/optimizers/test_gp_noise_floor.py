@@ -4,11 +4,15 @@ constraint and the closed-form MAP fit."""
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 from pydantic import ValidationError
 
 from service.optimizers import gp_model
+from service.optimizers.auto import AutoSurrogate
+from service.optimizers.auto_options import AutoOptions
 from service.optimizers.gp import GPSurrogate
 from service.optimizers.gp_model import GPData, fit_gp
 from service.optimizers.gp_options import DEFAULT_MIN_NOISE, DEFAULT_MULTI_OUTCOME_MIN_NOISE, GPOptions
@@ -25,9 +29,29 @@ def _deterministic_data(n: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
     return X, X[:, 0] + 2 * X[:, 1]
 
 
-def test_the_option_constants_agree_with_the_model_module() -> None:
+def test_the_model_functions_default_to_the_one_outcome_floor() -> None:
     assert DEFAULT_MIN_NOISE == gp_model.MIN_NOISE
-    assert DEFAULT_MULTI_OUTCOME_MIN_NOISE == gp_model.MULTI_OUTCOME_MIN_NOISE
+    assert inspect.signature(fit_gp).parameters["min_noise"].default == GPOptions().resolved_min_noise(False)
+    assert DEFAULT_MULTI_OUTCOME_MIN_NOISE < DEFAULT_MIN_NOISE
+
+
+def test_auto_gives_its_gp_candidate_the_floor_of_several_outcomes(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[float | None] = []
+    real_fit = GPSurrogate.fit
+
+    def recording_fit(self, space, data, *, options, warm, safe, seed):  # noqa: ANN001, ANN202
+        seen.append(options.min_noise)
+        return real_fit(self, space, data, options=options, warm=warm, safe=safe, seed=seed)
+
+    monkeypatch.setattr(GPSurrogate, "fit", recording_fit)
+    X, y = _deterministic_data(8)
+    options = AutoOptions(lla={"epochs": 10, "warm_epochs": 5, "width": 8})
+    auto = AutoSurrogate()
+    auto.fit_joint(SPACE, X, torch.stack([y, -y], dim=-1), options=options, warm=None, safe=False, seed=0)
+    assert seen == [1e-8, 1e-8]
+    seen.clear()
+    auto.fit(SPACE, GPData(X, y, None), options=options, warm=None, safe=False, seed=0)
+    assert seen == [1e-6]
 
 
 def test_defaults_by_outcome_count_and_an_explicit_value_wins() -> None:
