@@ -43,6 +43,7 @@ from service.optimizers.conditional_acquisition import best_over_parents, constr
 from service.optimizers.acquisition_function import build_acquisition
 from service.optimizers.cached_posterior import CachedPosteriorGP, cached_posterior_model
 from service.optimizers.logei_search import maximise_logei
+from service.optimizers.trust_region import inside_region
 
 from service.optimizers.distinct_points import is_duplicate
 from service.optimizers.thompson_batch import thompson_batch
@@ -154,6 +155,7 @@ def propose_batch(
     seed: int,
     options: AcquisitionOptions = AcquisitionOptions(),
     fixed: dict[int, float] | None = None,
+    region: Tensor | None = None,
 ) -> Tensor:
     """Maximise LogEI / qLogNEI for a batch of up to ``count`` points.
 
@@ -166,15 +168,18 @@ def propose_batch(
         seed: seeds the sampler and the random starting points (reproducible proposals).
         options: optimisation budget.
         fixed: ``{column: encoding}`` held for this call (``conditional_acquisition``).
+        region: ``(2, D)`` box inside the space to maximise the acquisition in (``trust_region``;
+            its integer columns end on encodings), or None for the whole space. The Thompson tail of
+            a large batch ignores it.
 
     Returns:
-        ``(k, D)`` optimiser output inside the box, not yet canonicalized; ``k = count``
+        ``(k, D)`` optimiser output inside the box (the region), not yet canonicalized; ``k = count``
         except for small fully discrete spaces (enumerated, observed/pending points
         excluded), where ``k`` is smaller when fewer unused points remain.
     """
     model = cached_posterior_model(model) or model  # same posterior, a fraction of the cost
     n_acq = min(count, options.max_acquisition_batch)
-    candidates = _maximise_acquisition(model, space, X_baseline, pending, n_acq, seed, options, fixed)
+    candidates = _maximise_acquisition(model, space, X_baseline, pending, n_acq, seed, options, fixed, region)
     if count > n_acq:
         avoid = torch.cat([X_baseline, pending.to(X_baseline), space.canonicalize(candidates)])
         grid = enumerate_discrete_space(space, X_baseline.dtype, X_baseline.device, options.max_enumerated)
@@ -194,13 +199,14 @@ def _maximise_acquisition(
     seed: int,
     options: AcquisitionOptions,
     fixed: dict[int, float] | None = None,
+    region: Tensor | None = None,
 ) -> Tensor:
     """``propose_batch`` without the Thompson tail: ``(k <= count, D)`` acquisition maximisers."""
     dtype, device = X_baseline.dtype, X_baseline.device
     pending = pending.to(X_baseline)
-    bounds = optimization_bounds(space, dtype, device)
+    bounds = optimization_bounds(space, dtype, device) if region is None else region.to(X_baseline)
     discrete = {
-        i: space.integer_encodings(i, dtype).tolist()
+        i: [v for v in space.integer_encodings(i, dtype).tolist() if bounds[0, i] - 1e-9 <= v <= bounds[1, i] + 1e-9]
         for i in space.integer_dims
         if space.parameters[i].n_values <= options.max_discrete_values  # type: ignore[union-attr]
     }
@@ -221,6 +227,8 @@ def _maximise_acquisition(
             if fixed or space.is_conditional:
                 grid = torch.unique(space.apply_fixed(space.canonicalize(grid), fixed or {}), dim=0)
             choices = grid[~is_duplicate(grid, torch.cat([X_baseline, pending]))]
+            if region is not None and bool(inside_region(choices, bounds).any()):
+                choices = choices[inside_region(choices, bounds)]  # unused points of the region, else all
             if choices.shape[0] == 0:
                 return grid[:0]
             candidates, _ = optimize_acqf_discrete(acqf, q=min(count, choices.shape[0]), choices=choices)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from service.optimizers.trust_region_options import TrustRegionOptions
 from service.optimizers.warping_options import OutputWarpingOptions
 
 GPKernel = Literal["auto", "rbf", "matern52", "evidence"]
@@ -20,7 +21,7 @@ DEFAULT_MIN_NOISE = 1e-6
 DEFAULT_MULTI_OUTCOME_MIN_NOISE = 1e-8
 
 
-class GPOptions(OutputWarpingOptions):
+class GPOptions(OutputWarpingOptions, TrustRegionOptions):
     """Options of the GP surrogate (all optional).
 
     Attributes:
@@ -43,6 +44,8 @@ class GPOptions(OutputWarpingOptions):
             boundary must be located to the precision of the last evaluations, far below the metric's
             overall spread; at 1e-6 the model treats slacks of ~1e-4 of that spread as noise
             (``docs/benchmarks.md``, "A lower noise floor for several outcomes").
+        trust_region_side, trust_region_share: see :class:`TrustRegionOptions` (side 0 for the GP: the whole
+            space; not measured as a GP default).
     """
 
     kernel: GPKernel = "auto"

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from service.optimizers.trust_region_options import TrustRegionOptions
 from service.optimizers.warping_options import OutputWarpingOptions
 
 if TYPE_CHECKING:  # bdl_core.bo loads BoTorch: imported only when a config is built
     from bdl_core.bo import LLAConfig
 
 
-class LLAOptions(OutputWarpingOptions):
+class LLAOptions(OutputWarpingOptions, TrustRegionOptions):
     """Options of the LLA surrogate (all optional).
 
     Attributes:
@@ -56,6 +57,8 @@ class LLAOptions(OutputWarpingOptions):
             does) or ``"joint"`` (one network with an output per outcome and a joint Laplace posterior
             across them, ``bdl_core.bo.multi_output_lla``). Not part of the ``bdl_core`` configuration:
             ``LLASurrogate.fit_joint`` reads it.
+        trust_region_side, trust_region_share: the acquisition's trust region (``trust_region_options``),
+            read by the policy, not part of the ``bdl_core`` configuration.
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -12,6 +12,8 @@ One policy serves every registered surrogate; a surrogate only fits a model
 * output warping: with one objective and inferred noise, the surrogate is fitted on a
   Yeo-Johnson warp of the outcomes when its ``output_warping`` option and the data call for one
   (``output_warping``; ``info["output_warp_lambda"]`` records it); predictions stay in raw units;
+* the acquisition's region: the whole space, or with one objective and the surrogate option
+  ``trust_region_side`` a box around the best observation (``trust_region``);
 * robustness: any exception (or non-finite result) in fitting or acquisition triggers one
   retry with the surrogate's ``safe`` configuration; a second failure falls back to Sobol
   (``Suggestion.fallback_reason`` says why; the trial's policy reads ``"<name>->sobol-fallback"``);
@@ -28,7 +30,7 @@ import torch
 from pydantic import BaseModel
 from torch import Tensor
 
-from service.optimizers.acquisition import AcquisitionOptions, propose_batch
+from service.optimizers.acquisition import AcquisitionOptions, optimization_bounds, propose_batch
 from service.optimizers.base import Policy, Prediction, PredictionUnavailable, SuggestRequest, Suggestion
 from service.optimizers.constrained_acquisition import propose_constrained
 from service.optimizers.multi_outcome import fit_outcomes
@@ -38,6 +40,8 @@ from service.optimizers.gp_model import GPData, numerical_settings
 from service.optimizers.sobol import draw_sobol
 from service.optimizers.surrogate import FittedSurrogate, Surrogate
 from service.optimizers.surrogate_state import SurrogateState
+from service.optimizers.trust_region import best_point, trust_region_bounds
+from service.optimizers.trust_region_options import TrustRegionOptions
 from service.optimizers.warping_options import OutputWarpingOptions
 
 logger = logging.getLogger(__name__)
@@ -140,6 +144,7 @@ class ModelBasedPolicy(Policy):
                     seed=proposal_seed(request),
                     options=self.acquisition_options,
                     fixed=dict(request.fixed),
+                    region=self.trust_region(request, data),
                 )
             else:  # several outcomes or linear constraints (held parameters are set afterwards)
                 raw = propose_constrained(
@@ -166,6 +171,21 @@ class ModelBasedPolicy(Policy):
             info["sobol_filled"] = n_missing
         state = fitted.state if fitted.state is not None else warm
         return Suggestion(X=chosen, policy=str(info.pop("label", self.name)), info=info, state=state)
+
+    def trust_region(self, request: SuggestRequest, data: GPData) -> Tensor | None:
+        """``(2, D)`` box around the best observation when the study's ``trust_region_side`` and
+        ``trust_region_share`` ask for one at this suggest (``trust_region``), else None (the whole space)."""
+        options = self.options(request)
+        if not isinstance(options, TrustRegionOptions) or not options.uses_trust_region(request.n_suggested):
+            return None
+        center = best_point(data.X, data.y)
+        if center is None:
+            return None
+        bounds = optimization_bounds(request.space, data.X.dtype, data.X.device)
+        region = trust_region_bounds(request.space, bounds, center, options.trust_region_side)
+        held = list(request.fixed)  # a column held for this call keeps its whole range
+        region[:, held] = bounds[:, held]
+        return region
 
     def sobol_points(self, request: SuggestRequest, count: int) -> Tensor:
         """``(count, D)`` points of the study's Sobol sequence, avoiding observed and pending ones."""

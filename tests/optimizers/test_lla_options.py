@@ -53,7 +53,8 @@ def test_bad_options_are_rejected_naming_the_field(options: dict, field: str) ->
 @pytest.mark.parametrize(
     ("options", "field"),
     [({"width": 0}, "width"), ({"activation": "sigmoid"}, "activation"), ({"colour": 1}, "colour"),
-     ({"epochs": 100, "warm_epochs": 200}, "warm_epochs")],
+     ({"epochs": 100, "warm_epochs": 200}, "warm_epochs"), ({"trust_region_side": 2}, "trust_region_side"),
+     ({"trust_region_share": -0.5}, "trust_region_share")],
 )
 def test_api_answers_422_naming_body_surrogate_options_field(client: TestClient, options: dict, field: str) -> None:
     response = client.post("/v1/studies", json=_body(options))

@@ -1,0 +1,36 @@
+"""The ``trust_region_side`` option of the model surrogates (pydantic only: no model code imported).
+
+What the region is and why: ``trust_region``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrustRegionOptions(BaseModel):
+    """Options shared by the model surrogates' option models.
+
+    Attributes:
+        trust_region_side: side of the box around the best observation that the acquisition is
+            maximised in, in units of the unit-scaled space (0 < side <= 1), or 0 for the whole space.
+            One objective only: studies with several outcomes or linear constraints search the whole
+            space. Default 0 (each surrogate may override it).
+        trust_region_share: the share of model-based suggests that use the region (0..1); the others
+            search the whole space. Suggest number ``n`` of the study (``n_suggested``) uses it when
+            ``floor((n + 1) s) > floor(n s)``, so the choice is deterministic and spread evenly:
+            1 every suggest, 0.5 every other one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    trust_region_side: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    trust_region_share: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+
+    def uses_trust_region(self, n_suggested: int) -> bool:
+        """Whether the suggest after ``n_suggested`` earlier points searches the region."""
+        share = self.trust_region_share
+        return self.trust_region_side > 0 and math.floor((n_suggested + 1) * share) > math.floor(n_suggested * share)
