@@ -44,8 +44,8 @@ class GPOptions(OutputWarpingOptions, TrustRegionOptions):
             boundary must be located to the precision of the last evaluations, far below the metric's
             overall spread; at 1e-6 the model treats slacks of ~1e-4 of that spread as noise
             (``docs/benchmarks.md``, "A lower noise floor for several outcomes").
-        trust_region_side, trust_region_share: see :class:`TrustRegionOptions` (side 0 for the GP: the whole
-            space; not measured as a GP default).
+        trust_region_side, trust_region_share, trust_region_max_columns: see :class:`TrustRegionOptions`
+            (side 0 for the GP: the whole space; not measured as a GP default).
     """
 
     kernel: GPKernel = "auto"

@@ -57,8 +57,12 @@ class LLAOptions(OutputWarpingOptions, TrustRegionOptions):
             does) or ``"joint"`` (one network with an output per outcome and a joint Laplace posterior
             across them, ``bdl_core.bo.multi_output_lla``). Not part of the ``bdl_core`` configuration:
             ``LLASurrogate.fit_joint`` reads it.
-        trust_region_side, trust_region_share: the acquisition's trust region (``trust_region_options``),
-            read by the policy, not part of the ``bdl_core`` configuration.
+        trust_region_side, trust_region_share, trust_region_max_columns: the acquisition's trust region
+            (``trust_region_options``), read by the policy, not part of the ``bdl_core`` configuration. The
+            LLA's default side is 0.3 at every suggest of a one-objective study with at most 8
+            non-categorical columns: without it the LLA keeps proposing the box's corners, where its
+            tangent kernel's variance is largest, and its median on three scikit-learn tasks was not
+            better than random search's (``docs/benchmarks.md``, "A trust region for the LLA").
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -78,6 +82,7 @@ class LLAOptions(OutputWarpingOptions, TrustRegionOptions):
     stationary_variance: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
     stationary_lengthscale: Annotated[float, Field(gt=0.0, le=10.0)] = 0.5
     outcome_networks: Literal["separate", "joint"] = "separate"
+    trust_region_side: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
 
     @field_validator("warm_epochs")
     @classmethod

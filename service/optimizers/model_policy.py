@@ -176,7 +176,8 @@ class ModelBasedPolicy(Policy):
         """``(2, D)`` box around the best observation when the study's ``trust_region_side`` and
         ``trust_region_share`` ask for one at this suggest (``trust_region``), else None (the whole space)."""
         options = self.options(request)
-        if not isinstance(options, TrustRegionOptions) or not options.uses_trust_region(request.n_suggested):
+        columns = request.space.dim - len(request.space.categorical_dims)
+        if not isinstance(options, TrustRegionOptions) or not options.uses_trust_region(request.n_suggested, columns):
             return None
         center = best_point(data.X, data.y)
         if center is None:

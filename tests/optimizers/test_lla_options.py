@@ -36,6 +36,8 @@ def test_defaults_and_mapping_to_the_core_config() -> None:
     assert config.min_noise_sd == 0.01 and custom.to_config(safe=True).min_noise_sd == pytest.approx(0.1)
     assert LLAOptions().to_config().variance_calibration == "loo"
     assert LLAOptions(variance_calibration="off").to_config().variance_calibration == "off"
+    assert LLAOptions().trust_region_side == 0.3 and all(LLAOptions().uses_trust_region(n, 8) for n in range(5))
+    assert not LLAOptions().uses_trust_region(3, 9) and not LLAOptions(trust_region_side=0).uses_trust_region(3, 2)
 
 
 @pytest.mark.parametrize(

@@ -129,10 +129,13 @@ def test_side_out_of_range_is_rejected_naming_the_field(side: float) -> None:
 @pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 2 / 3, 1.0])
 def test_share_of_suggests_in_the_region_is_exact_and_spread(share: float) -> None:
     options = LLAOptions(trust_region_side=0.5, trust_region_share=share)
-    used = [options.uses_trust_region(n) for n in range(120)]
+    used = [options.uses_trust_region(n, 3) for n in range(120)]
     assert sum(used) == round(120 * share)
     assert all(sum(used[k:k + 12]) == round(12 * share) for k in range(0, 120, 12))  # evenly, not in a block
-    assert not any(LLAOptions(trust_region_side=0.0, trust_region_share=share).uses_trust_region(n) for n in range(12))
+    assert not any(LLAOptions(trust_region_side=0.0, trust_region_share=share).uses_trust_region(n, 3) for n in range(12))
+    assert not any(options.uses_trust_region(n, 9) for n in range(12))  # above trust_region_max_columns (8)
+    wide = LLAOptions(trust_region_side=0.5, trust_region_share=share, trust_region_max_columns=9)
+    assert [wide.uses_trust_region(n, 9) for n in range(12)] == used[:12]
 
 
 def test_policy_region_follows_the_share_and_the_best_observation() -> None:
@@ -152,3 +155,20 @@ def test_policy_region_follows_the_share_and_the_best_observation() -> None:
     assert torch.allclose(region(5), torch.tensor([[0.7, 0.1], [0.9, 0.3]], dtype=F64))
     # a column held for the call keeps its whole range (its value may lie outside the box)
     assert torch.allclose(region(5, {1: 0.95}), torch.tensor([[0.7, 0.0], [0.9, 1.0]], dtype=F64))
+
+
+def test_policy_searches_the_whole_space_above_the_column_cap() -> None:
+    def region(columns: int, categorical: bool) -> torch.Tensor | None:
+        params = [FloatParam(name=f"x{i}", low=0, high=1) for i in range(columns)]
+        params += [CategoricalParam(name="c", choices=["a", "b"])] if categorical else []
+        space = SearchSpace(params)
+        X = draw_sobol(space, seed=0, start=0, count=4)
+        y = torch.arange(4, dtype=F64)
+        request = SuggestRequest(space=space, X=X, y=y, y_var=None, pending=torch.zeros(0, space.dim, dtype=F64),
+                                 count=1, seed=0, n_suggested=4, n_initial=2, cache_key="cap",
+                                 surrogate_options={"trust_region_side": 0.3})
+        return ModelBasedPolicy(LLASurrogate(), acquisition_options=FAST).trust_region(
+            request, GPData.from_request(X, y, None))
+
+    assert region(8, categorical=True) is not None  # categorical columns do not count
+    assert region(9, categorical=False) is None
