@@ -227,8 +227,9 @@ def _maximise_acquisition(
             if fixed or space.is_conditional:
                 grid = torch.unique(space.apply_fixed(space.canonicalize(grid), fixed or {}), dim=0)
             choices = grid[~is_duplicate(grid, torch.cat([X_baseline, pending]))]
-            if region is not None and bool(inside_region(choices, bounds).any()):
-                choices = choices[inside_region(choices, bounds)]  # unused points of the region, else all
+            local = inside_region(choices, bounds) if region is not None else None
+            if local is not None and bool(local.any()):
+                choices = choices[local]  # unused points of the region, else all
             if choices.shape[0] == 0:
                 return grid[:0]
             candidates, _ = optimize_acqf_discrete(acqf, q=min(count, choices.shape[0]), choices=choices)

@@ -45,7 +45,7 @@ class GPSurrogate(Surrogate):
             warm: SurrogateState | None, safe: bool, seed: int) -> FittedSurrogate:
         """See :meth:`Surrogate.fit`; the state is the fitted hyperparameters (none when ``safe``)."""
         chosen = gp_options(options)
-        return fit_one(space, data, chosen.resolved_kernel(kernel_columns(space)), warm, safe,
+        return fit_one(space, data, chosen.resolved_kernel(space.numeric_dim), warm, safe,
                        chosen.resolved_min_noise(several_outcomes=False))
 
     def fit_joint(self, space: SearchSpace, X: Tensor, Y: Tensor, *, options: BaseModel | None,
@@ -59,12 +59,6 @@ class GPSurrogate(Surrogate):
 def gp_options(options: BaseModel | None) -> GPOptions:
     """The study's GP options (the defaults when it set none)."""
     return options if isinstance(options, GPOptions) else GPOptions()
-
-
-
-def kernel_columns(space: SearchSpace) -> int:
-    """The columns a GP's continuous kernel sees in ``space`` (all but the categorical ones)."""
-    return space.dim - len(space.categorical_dims)
 
 
 def fit_one(space: SearchSpace, data: GPData, kernel: str, warm: SurrogateState | None, safe: bool,

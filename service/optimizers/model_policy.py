@@ -176,17 +176,14 @@ class ModelBasedPolicy(Policy):
         """``(2, D)`` box around the best observation when the study's ``trust_region_side`` and
         ``trust_region_share`` ask for one at this suggest (``trust_region``), else None (the whole space)."""
         options = self.options(request)
-        columns = request.space.dim - len(request.space.categorical_dims)
-        if not isinstance(options, TrustRegionOptions) or not options.uses_trust_region(request.n_suggested, columns):
+        if not isinstance(options, TrustRegionOptions) or \
+                not options.uses_trust_region(request.n_suggested, request.space.numeric_dim):
             return None
         center = best_point(data.X, data.y)
         if center is None:
             return None
         bounds = optimization_bounds(request.space, data.X.dtype, data.X.device)
-        region = trust_region_bounds(request.space, bounds, center, options.trust_region_side)
-        held = list(request.fixed)  # a column held for this call keeps its whole range
-        region[:, held] = bounds[:, held]
-        return region
+        return trust_region_bounds(request.space, bounds, center, options.trust_region_side, held=request.fixed)
 
     def sobol_points(self, request: SuggestRequest, count: int) -> Tensor:
         """``(count, D)`` points of the study's Sobol sequence, avoiding observed and pending ones."""

@@ -25,6 +25,8 @@ Written here because BoTorch's TuRBO is a tutorial, not a library component.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import Tensor
 
@@ -44,7 +46,8 @@ def best_point(X: Tensor, y: Tensor) -> Tensor | None:
     return X[int(torch.argmax(masked))]
 
 
-def trust_region_bounds(space: SearchSpace, bounds: Tensor, center: Tensor, side: float) -> Tensor:
+def trust_region_bounds(space: SearchSpace, bounds: Tensor, center: Tensor, side: float,
+                        held: Iterable[int] = ()) -> Tensor:
     """The trust region inside ``bounds`` (module docstring), shape ``(2, D)``.
 
     Args:
@@ -52,6 +55,8 @@ def trust_region_bounds(space: SearchSpace, bounds: Tensor, center: Tensor, side
         bounds: ``(2, D)`` the optimiser's box (integer columns between their end encodings).
         center: ``(D,)`` encoded centre (a canonical point).
         side: side length in unit-scaled units, ``0 < side <= 1``.
+        held: columns held for the call (``SuggestRequest.fixed``): they keep their whole range, since
+            their value may lie outside the box.
 
     Returns:
         ``(2, D)`` box inside ``bounds``; every integer column's ends are encodings of its values.
@@ -69,6 +74,8 @@ def trust_region_bounds(space: SearchSpace, bounds: Tensor, center: Tensor, side
         inside = (values >= center[i] - half - 1e-9) & (values <= center[i] + half + 1e-9)
         inside[max(at - 1, 0):at + 2] = True  # the centre's value and its neighbours, however narrow the side
         region[0, i], region[1, i] = values[inside].min(), values[inside].max()
+    whole = list(held)
+    region[:, whole] = bounds[:, whole]
     return region
 
 

@@ -87,6 +87,11 @@ class SearchSpace:
         return f"SearchSpace({[p.name for p in self.all_parameters]!r})"
 
     @property
+    def numeric_dim(self) -> int:
+        """The number of non-categorical columns (continuous and grid)."""
+        return self.dim - len(self.categorical_dims)
+
+    @property
     def is_conditional(self) -> bool:
         """Whether some parameter has a condition."""
         return any(p.when is not None for p in self.all_parameters)
